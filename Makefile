@@ -1,0 +1,55 @@
+# framesift: `make demo` and `make test` do everything on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR ?= demo-out
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: all venv system-deps models lint typecheck test test-fast demo bench proto clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	$(PY) -m pip install -q -e '.[cpu,hub,dev]' 2>&1 | grep -v '^WARNING: Location' || true
+	$(PY) -c 'import agent, onnxruntime, simplejpeg, cv2' 
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the tests use (real redis-server); installed only when root and missing.
+system-deps:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server (Debian package)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+	      || echo "warning: could not install redis-server; Redis tests will be skipped"; \
+	  else echo "note: redis-server not found and not root; Redis tests will be skipped"; fi; \
+	fi
+
+models: venv
+	$(PY) models/fetch_test_models.py >/dev/null
+
+lint: venv
+	$(VENV)/bin/ruff check agent tests models
+	$(VENV)/bin/mypy agent
+
+test: venv system-deps models lint
+	$(VENV)/bin/pytest -q
+
+test-fast: venv models
+	$(VENV)/bin/pytest -q -m "not slow" -x
+
+demo: venv models
+	@mkdir -p $(DEMO_DIR)
+	$(VENV)/bin/framesift predict tests/data --model nudenet/1 --batch-size 4 --output $(DEMO_DIR)/predictions.jsonl
+	@echo "predictions written to $(DEMO_DIR)/predictions.jsonl"
+
+bench: venv models
+	$(VENV)/bin/framesift bench inference --model nudenet/1 --images tests/data/astronaut.jpg tests/data/grace_hopper.jpg tests/data/rocket.jpg tests/data/coffee.jpg
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) build dist .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,78 @@
+"""``framesift bench …``: benchmarks that print ratios against a same-run baseline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from agent.cli.common import add_model_arguments, params_from, registry_from, runner_options_from
+from agent.frames.files import iter_image_files
+from agent.inference.model import VisionModel
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of integers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("batch sizes must be positive integers")
+    return values
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``bench inference``."""
+    p = sub.add_parser("bench", help="benchmarks (throughput, latency, memory)")
+    bsub = p.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
+    ip = bsub.add_parser("inference", help="bare onnxruntime vs full pipeline per batch size")
+    add_model_arguments(ip)
+    ip.add_argument("--images", type=Path, nargs="+", required=True,
+                    help="JPEG files or folders used as frames (cycled)")
+    ip.add_argument("--batch-sizes", type=_int_list, default=[1, 4, 8, 16])
+    ip.add_argument("--frames", type=int, default=128, help="frames per measurement")
+    ip.add_argument("--json", type=Path, default=None, help="also write results as JSON here")
+    ip.set_defaults(run=run_inference)
+
+
+def run_inference(args: argparse.Namespace) -> int:
+    """Print bare vs pipeline throughput, ratio, latency and peak RSS."""
+    from agent.bench.inference_bench import bench_batch_size, peak_rss_mb
+
+    console = Console(width=None if Console().is_terminal else 140)
+    jpegs = [p.read_bytes() for p in iter_image_files(args.images)]
+    if not jpegs:
+        console.print("[red]error:[/red] no images found")
+        return 2
+    model = registry_from(args).load(
+        args.model, max_batch=max(args.batch_sizes),
+        runner_options=runner_options_from(args), params=params_from(args),
+    )  # fmt: skip
+    if not isinstance(model, VisionModel):
+        console.print("[red]error:[/red] the stub model has nothing to benchmark")
+        return 2
+    table = Table(title=f"bench inference: {model.model_id} on {', '.join(model.providers)}")
+    for col in ("batch", "bare img/s", "pipeline img/s", "ratio", "bare p50/p99 ms",
+                "pipeline p50/p99 ms", "pre ms/img", "post+NMS ms/img"):  # fmt: skip
+        table.add_column(col, justify="right")
+    rows = []
+    for bs in args.batch_sizes:
+        row = bench_batch_size(model, jpegs, bs, args.frames)
+        rows.append(row)
+        table.add_row(
+            str(bs), f"{row.bare_fps:.1f}", f"{row.pipeline_fps:.1f}", f"{row.ratio:.3f}",
+            f"{row.bare_p50_ms:.1f}/{row.bare_p99_ms:.1f}",
+            f"{row.pipeline_p50_ms:.1f}/{row.pipeline_p99_ms:.1f}",
+            f"{row.preprocess_ms_per_frame:.3f}", f"{row.postprocess_ms_per_frame:.3f}",
+        )  # fmt: skip
+    console.print(table)
+    rss = peak_rss_mb()
+    console.print(f"peak RSS: {rss:.0f} MiB")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": [r.__dict__ | {"ratio": r.ratio} for r in rows],
+                                         "peak_rss_mb": rss}, indent=2))  # fmt: skip
+    return 0

@@ -1,0 +1,121 @@
+"""Postprocessors: raw model outputs of a batch → PredictionBatch.
+
+``postprocess_batch`` dispatches on the spec's layout through ``DECODERS``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agent.errors import ModelOutputError
+from agent.inference.postprocess.classification import class_confidences
+from agent.inference.postprocess.params import PostprocessParams
+from agent.inference.postprocess.segmentation import masks_to_polygons
+from agent.inference.postprocess.yolo import decode_yolo, guess_layout, to_original_pixels
+from agent.inference.spec import ModelSpec
+from agent.predictions.batch import PredictionBatch, TaskType
+
+Decoder = Callable[
+    [ModelSpec, list[NDArray[Any]], NDArray[np.float32], NDArray[np.int32], PostprocessParams],
+    PredictionBatch,
+]
+
+
+def _new_batch(spec: ModelSpec, image_hw: NDArray[np.int32], **kw: Any) -> PredictionBatch:
+    b = len(image_hw)
+    return PredictionBatch(
+        task=spec.task,
+        class_names=spec.class_names,
+        image_hw=image_hw,
+        time_s=np.zeros(b, np.float64),
+        inference_ids=[str(uuid.uuid4()) for _ in range(b)],
+        multilabel_threshold=spec.multilabel_threshold,
+        **kw,
+    )
+
+
+def decode_detection(
+    spec: ModelSpec,
+    outputs: list[NDArray[Any]],
+    transforms: NDArray[np.float32],
+    image_hw: NDArray[np.int32],
+    params: PostprocessParams,
+) -> PredictionBatch:
+    """YOLOv8 / YOLOv5 detection heads (first output)."""
+    nc = len(spec.class_names)
+    head = outputs[0]
+    layout = spec.layout if spec.layout != "auto" else guess_layout(head.shape, nc)
+    cand = decode_yolo(head, layout, nc, params)
+    xyxy = to_original_pixels(cand.xyxy, cand.frame_index, transforms, image_hw)
+    return _new_batch(spec, image_hw, xyxy=xyxy, confidence=cand.confidence,
+                      class_id=cand.class_id, frame_index=cand.frame_index)  # fmt: skip
+
+
+def decode_segmentation(
+    spec: ModelSpec,
+    outputs: list[NDArray[Any]],
+    transforms: NDArray[np.float32],
+    image_hw: NDArray[np.int32],
+    params: PostprocessParams,
+) -> PredictionBatch:
+    """YOLOv8-seg: output0 (B, 4+nc+nm, N) and prototypes (B, nm, mh, mw)."""
+    if len(outputs) < 2:
+        raise ModelOutputError(
+            f"segmentation model must have 2 outputs (boxes, mask prototypes), got {len(outputs)}"
+        )
+    head, protos = outputs[0], outputs[1]
+    if protos.ndim != 4:
+        raise ModelOutputError(f"mask prototypes must be 4-D (B, nm, mh, mw), got {protos.shape}")
+    nc = len(spec.class_names)
+    nm = protos.shape[1]
+    layout = "yolov8" if spec.layout in ("auto", "yolov8-seg") else spec.layout
+    cand = decode_yolo(head, layout, nc, params, num_extra=nm)
+    polygons = masks_to_polygons(cand.extra, protos, cand.frame_index, cand.xyxy,
+                                 spec.input_hw, transforms, image_hw)  # fmt: skip
+    xyxy = to_original_pixels(cand.xyxy, cand.frame_index, transforms, image_hw)
+    return _new_batch(spec, image_hw, xyxy=xyxy, confidence=cand.confidence,
+                      class_id=cand.class_id, frame_index=cand.frame_index,
+                      polygons=polygons)  # fmt: skip
+
+
+def decode_classification(
+    spec: ModelSpec,
+    outputs: list[NDArray[Any]],
+    transforms: NDArray[np.float32],
+    image_hw: NDArray[np.int32],
+    params: PostprocessParams,
+) -> PredictionBatch:
+    """Single-label (softmax) or multi-label (sigmoid) classification."""
+    multi = spec.task is TaskType.MULTI_LABEL_CLASSIFICATION
+    scores = class_confidences(outputs[0], len(spec.class_names), spec.output_activation, multi)
+    return _new_batch(spec, image_hw, class_scores=scores)
+
+
+DECODERS: dict[str, Decoder] = {
+    "auto": decode_detection,
+    "yolov8": decode_detection,
+    "yolov5": decode_detection,
+    "yolov8-seg": decode_segmentation,
+    "classification": decode_classification,
+}
+
+
+def postprocess_batch(
+    spec: ModelSpec,
+    outputs: list[NDArray[Any]],
+    transforms: NDArray[np.float32],
+    image_hw: NDArray[np.int32],
+    params: PostprocessParams,
+) -> PredictionBatch:
+    """Decode the raw outputs of one batch with the decoder of ``spec.layout``."""
+    decoder = DECODERS.get(spec.layout)
+    if decoder is None:
+        raise ModelOutputError(f"no decoder for layout {spec.layout!r}")
+    if spec.task is TaskType.INSTANCE_SEGMENTATION and spec.layout in ("auto", "yolov8"):
+        decoder = decode_segmentation
+    return decoder(spec, outputs, transforms, image_hw, params)

@@ -1,0 +1,104 @@
+"""Preprocessor: BGR frames → float32 NCHW tensor in a preallocated buffer.
+
+Resize modes:
+  * ``letterbox``: aspect-preserving resize, centred, padded with ``pad_value``;
+  * ``stretch``: resize to the input size, aspect ratio not kept;
+  * ``center_crop``: resize the short side to ``input / crop_fraction``, crop the centre.
+
+For each frame the preprocessor also returns the affine map back to the
+original pixels: ``x_orig = (x_model - pad_x) / scale_x`` (same for y).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from agent.inference.spec import ModelSpec
+
+
+class Preprocessor:
+    """Fills a reusable (max_batch, 3, H, W) float32 buffer.
+
+    Not thread-safe: one preprocessor per inference thread.
+    """
+
+    def __init__(self, spec: ModelSpec, max_batch: int) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        self.spec = spec
+        h, w = spec.input_hw
+        self.max_batch = max_batch
+        self.buffer = np.empty((max_batch, 3, h, w), dtype=np.float32)
+        self._canvas = np.empty((h, w, 3), dtype=np.uint8)
+        mean = np.asarray(spec.mean if spec.mean is not None else (0.0, 0.0, 0.0), np.float32)
+        std = np.asarray(spec.std if spec.std is not None else (1.0, 1.0, 1.0), np.float32)
+        # x_norm = (x * scale - mean) / std = x * alpha - beta, per channel (model order)
+        self._alpha = (spec.scale / std).astype(np.float32).reshape(3, 1, 1)
+        self._beta = (mean / std).astype(np.float32).reshape(3, 1, 1)
+        self._plain = bool(np.all(self._beta == 0) and np.all(self._alpha == self._alpha[0]))
+        self._channel_index = [2, 1, 0] if spec.channel_order == "rgb" else [0, 1, 2]
+
+    def __call__(
+        self, images: Sequence[NDArray[np.uint8]]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Preprocess up to ``max_batch`` frames.
+
+        Args:
+            images: B arrays (H_i, W_i, 3) uint8 BGR.
+
+        Returns:
+            tensor: view of the buffer, (B, 3, H, W) float32. Valid until the next call.
+            transforms: (B, 4) float32 rows ``[scale_x, scale_y, pad_x, pad_y]``.
+        """
+        b = len(images)
+        if b > self.max_batch:
+            raise ValueError(f"got {b} frames, the preprocessor holds at most {self.max_batch}")
+        transforms = np.empty((b, 4), dtype=np.float32)
+        for i, image in enumerate(images):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(
+                    f"frame {i}: expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}"
+                )
+            canvas, transforms[i] = self._resize(image)
+            self._to_tensor(canvas, self.buffer[i])
+        return self.buffer[:b], transforms
+
+    def _resize(self, image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        h, w = self.spec.input_hw
+        ih, iw = image.shape[:2]
+        mode = self.spec.resize
+        if mode == "stretch":
+            out = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+            return out, np.array([w / iw, h / ih, 0.0, 0.0], np.float32)
+        if mode == "center_crop":
+            short = round(min(h, w) / self.spec.crop_fraction)
+            r = short / min(ih, iw)
+            nw, nh = max(w, round(iw * r)), max(h, round(ih * r))
+            resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+            top, left = (nh - h) // 2, (nw - w) // 2
+            crop = resized[top : top + h, left : left + w]
+            return crop, np.array([nw / iw, nh / ih, -left, -top], np.float32)
+        r = min(h / ih, w / iw)
+        nw, nh = max(1, round(iw * r)), max(1, round(ih * r))
+        left, top = (w - nw) // 2, (h - nh) // 2
+        canvas = self._canvas
+        if (nw, nh) != (w, h):
+            canvas[:] = self.spec.pad_value
+        if (nw, nh) == (iw, ih):
+            canvas[top : top + nh, left : left + nw] = image
+        else:  # INTER_LINEAR, as Ultralytics' LetterBox, so predictions match theirs
+            canvas[top : top + nh, left : left + nw] = cv2.resize(
+                image, (nw, nh), interpolation=cv2.INTER_LINEAR
+            )
+        return canvas, np.array([nw / iw, nh / ih, left, top], np.float32)
+
+    def _to_tensor(self, canvas: NDArray[np.uint8], out: NDArray[np.float32]) -> None:
+        for dst_c, src_c in enumerate(self._channel_index):
+            np.multiply(canvas[:, :, src_c], self._alpha[dst_c, 0, 0], out=out[dst_c],
+                        casting="unsafe")  # fmt: skip
+        if not self._plain:
+            out -= self._beta
