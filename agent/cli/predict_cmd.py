@@ -15,7 +15,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agent.cli.common import add_model_arguments, params_from, positive_int, registry_from, runner_options_from
+from agent.cli.common import (
+    add_model_arguments,
+    params_from,
+    positive_int,
+    registry_from,
+    runner_options_from,
+)
 from agent.frames.files import iter_image_files
 from agent.frames.prefetch import FramePrefetcher
 from agent.images.decode import DEFAULT_MAX_PIXELS
@@ -28,10 +34,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
     add_model_arguments(p)
     p.add_argument("--batch-size", type=positive_int, default=8, help="frames per inference call")
-    p.add_argument("--output", "-o", type=Path, default=None,
-                   help="write JSON lines here (default: stdout when no terminal, else none)")
-    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
-                   help="refuse images with more pixels (decompression-bomb guard)")
+    p.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=None,
+        help="write JSON lines here (default: stdout when no terminal, else none)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse images with more pixels (decompression-bomb guard)",
+    )
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     p.set_defaults(run=run)
 
@@ -63,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         stack.enter_context(progress)
         task = progress.add_task("predict", total=len(files), rate="")
-        prefetch = stack.enter_context(FramePrefetcher(files, args.batch_size,
-                                                       max_pixels=args.max_pixels))
+        prefetch = stack.enter_context(FramePrefetcher(files, args.batch_size, max_pixels=args.max_pixels))
         t0 = time.perf_counter()
         for batch in prefetch:
             good = batch.good

@@ -8,9 +8,7 @@ from pathlib import Path
 from agent.images.decode import IMAGE_EXTENSIONS
 
 
-def iter_image_files(
-    paths: Iterable[Path], extensions: frozenset[str] = IMAGE_EXTENSIONS
-) -> list[Path]:
+def iter_image_files(paths: Iterable[Path], extensions: frozenset[str] = IMAGE_EXTENSIONS) -> list[Path]:
     """Expand files and folders (recursively) into a sorted, de-duplicated file list.
 
     Files named explicitly are kept whatever their extension, so that a wrong
@@ -24,9 +22,7 @@ def iter_image_files(
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extensions
-            )
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
         elif path.exists():
             found = [path]
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -24,9 +25,7 @@ from agent.images.exif import apply_orientation, read_jpeg_orientation
 DEFAULT_MAX_PIXELS = 100_000_000
 """Default decompression-bomb limit: 100 megapixels (about 300 MB of BGR pixels)."""
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-)
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 """File extensions picked up when a folder is scanned."""
 
 
@@ -95,7 +94,7 @@ def _check_pixels(source: str, height: int, width: int, max_pixels: int) -> None
         )
 
 
-def normalize_to_bgr8(pixels: NDArray[np.generic], source: str) -> NDArray[np.uint8]:
+def normalize_to_bgr8(pixels: NDArray[Any], source: str) -> NDArray[np.uint8]:
     """Convert grayscale/alpha/16-bit/float pixels to (H, W, 3) uint8 BGR."""
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
@@ -136,9 +135,7 @@ def decode_image(
         raise ImageDecodeError(source, "file is empty (0 bytes)")
     fmt = sniff_format(data)
     if fmt is None:
-        raise ImageDecodeError(
-            source, "not an image: content is not JPEG, PNG, BMP, TIFF or WebP"
-        )
+        raise ImageDecodeError(source, "not an image: content is not JPEG, PNG, BMP, TIFF or WebP")
     if fmt == "gif":
         raise ImageDecodeError(source, "GIF is not supported; convert it to PNG or JPEG")
     if fmt == "jpeg":

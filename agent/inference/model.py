@@ -32,6 +32,13 @@ class Model(Protocol):
     def task(self) -> TaskType:
         """The task type of the predictions."""
 
+    @property
+    def providers(self) -> list[str]:
+        """Execution providers in use (empty for the stub)."""
+
+    def warm_up(self) -> None:
+        """Prepare for the first frame."""
+
     def predict(
         self, images: Sequence[NDArray[np.uint8]], frame_ids: Sequence[str] | None = None
     ) -> PredictionBatch:
@@ -70,9 +77,7 @@ class VisionModel:
         self.model_id = model_id or model_path.stem
         self.runner = OnnxRunner(model_path, runner_options)
         manifest = load_manifest(manifest_path_for(model_path))
-        self.spec: ModelSpec = build_spec(
-            model_path, self.runner.metadata, self.runner.input_shape, manifest
-        )
+        self.spec: ModelSpec = build_spec(model_path, self.runner.metadata, self.runner.input_shape, manifest)
         self.max_batch = max_batch
         self.params = params or PostprocessParams()
         self.preprocessor = Preprocessor(self.spec, max_batch)
@@ -106,8 +111,7 @@ class VisionModel:
         """
         if len(images) > self.max_batch:
             parts = [
-                self.predict(images[i : i + self.max_batch])
-                for i in range(0, len(images), self.max_batch)
+                self.predict(images[i : i + self.max_batch]) for i in range(0, len(images), self.max_batch)
             ]
             batch = concat_batches(parts)
         else:
@@ -143,7 +147,11 @@ class StubModel:
         self.model_id = model_id
         self._task = task
         self.max_batch = max_batch
-        self.providers: list[str] = []
+
+    @property
+    def providers(self) -> list[str]:
+        """No execution providers: the stub runs nothing."""
+        return []
 
     @property
     def task(self) -> TaskType:

@@ -60,9 +60,7 @@ class Preprocessor:
         transforms = np.empty((b, 4), dtype=np.float32)
         for i, image in enumerate(images):
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(
-                    f"frame {i}: expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}"
-                )
+                raise ValueError(f"frame {i}: expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
             canvas, transforms[i] = self._resize(image)
             self._to_tensor(canvas, self.buffer[i])
         return self.buffer[:b], transforms

@@ -67,8 +67,7 @@ class ModelRegistry:
         match = MODEL_ID_PATTERN.match(id_or_path)
         if not match:
             raise ModelNotFoundError(
-                f"{id_or_path!r} is neither a model id of the form project/version nor an "
-                ".onnx file"
+                f"{id_or_path!r} is neither a model id of the form project/version nor an .onnx file"
             )
         if match["version"] == "0":
             return ModelRef(model_id=id_or_path, path=None)

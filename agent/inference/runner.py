@@ -43,7 +43,8 @@ def import_onnxruntime() -> ModuleType:
             "on a machine with an NVIDIA GPU, `framesift[gpu]` (package onnxruntime-gpu; on "
             "Jetson, NVIDIA's onnxruntime-gpu wheel for JetPack)"
         ) from exc
-    return onnxruntime
+    module: ModuleType = onnxruntime
+    return module
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,7 @@ class RunnerOptions:
     extra_session_config: dict[str, str] = field(default_factory=dict)
 
 
-def resolve_providers(
-    requested: str | Sequence[str], available: Sequence[str]
-) -> list[str]:
+def resolve_providers(requested: str | Sequence[str], available: Sequence[str]) -> list[str]:
     """Return the provider names to use, in order.
 
     Raises:
@@ -156,7 +155,9 @@ class OnnxRunner:
         if missing:
             logger.warning(
                 "onnxruntime did not enable %s for %s (using %s); check GPU drivers/libraries",
-                ", ".join(missing), model_path.name, ", ".join(self.providers),
+                ", ".join(missing),
+                model_path.name,
+                ", ".join(self.providers),
             )
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
@@ -164,13 +165,9 @@ class OnnxRunner:
         self.input_name: str = inputs[0].name
         self.input_shape: list[int | str | None] = list(inputs[0].shape)
         if len(self.input_shape) != 4:
-            raise ModelLoadError(
-                f"{model_path}: expected a 4-D NCHW input, got shape {self.input_shape}"
-            )
+            raise ModelLoadError(f"{model_path}: expected a 4-D NCHW input, got shape {self.input_shape}")
         batch_dim = self.input_shape[0]
-        self.static_batch: int | None = (
-            batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
-        )
+        self.static_batch: int | None = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
         self.output_names: list[str] = [o.name for o in self.session.get_outputs()]
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         self._use_io_binding = self.providers[0] == "CUDAExecutionProvider"

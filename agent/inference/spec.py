@@ -123,7 +123,7 @@ def build_spec(
     Raises:
         ModelLoadError: when the task, classes or input size cannot be determined.
     """
-    m = manifest or ModelManifest()
+    m = manifest or ModelManifest.model_validate({})
     task: TaskType | None = m.task
     layout: Layout | None = m.layout
     names: tuple[str, ...] | None = tuple(m.class_names) if m.class_names else None
@@ -173,7 +173,5 @@ def build_spec(
         pad_value=m.pad_value if m.pad_value is not None else 114,
         crop_fraction=m.crop_fraction or 0.875,
         output_activation=m.output_activation or "auto",
-        multilabel_threshold=(
-            m.multilabel_threshold if m.multilabel_threshold is not None else 0.5
-        ),
+        multilabel_threshold=(m.multilabel_threshold if m.multilabel_threshold is not None else 0.5),
     )

@@ -44,7 +44,8 @@ def class_confidences(
     if activation == "softmax":
         shifted = scores - scores.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
-        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        probs: NDArray[np.float32] = (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        return probs
     if activation == "sigmoid":
         return (1.0 / (1.0 + np.exp(-scores))).astype(np.float32)
     return scores

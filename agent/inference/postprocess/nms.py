@@ -6,8 +6,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-def box_iou_batch(box: NDArray[np.float32], boxes: NDArray[np.float32]) -> NDArray[np.float32]:
-    """IoU of one box (4,) xyxy against boxes (M, 4) xyxy; returns (M,) float32."""
+def box_iou_batch(box: NDArray[np.floating], boxes: NDArray[np.floating]) -> NDArray[np.float32]:
+    """IoU of one box (4,) xyxy against boxes (M, 4) xyxy, any float dtype; (M,) float32."""
     x0 = np.maximum(box[0], boxes[:, 0])
     y0 = np.maximum(box[1], boxes[:, 1])
     x1 = np.minimum(box[2], boxes[:, 2])

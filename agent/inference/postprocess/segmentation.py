@@ -60,9 +60,7 @@ def masks_to_polygons(
     masks &= inside
     polygons: list[NDArray[np.float32]] = []
     for i in range(k):
-        contours, _ = cv2.findContours(
-            masks[i].astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-        )
+        contours, _ = cv2.findContours(masks[i].astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         if not contours:
             polygons.append(np.zeros((0, 2), np.float32))
             continue

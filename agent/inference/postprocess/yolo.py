@@ -73,9 +73,7 @@ def decode_yolo(
     if layout == "yolov8":
         expected = 4 + num_classes + num_extra
         if output.ndim != 3 or output.shape[1] != expected:
-            raise ModelOutputError(
-                f"YOLOv8 output must be (B, {expected}, N), got {output.shape}"
-            )
+            raise ModelOutputError(f"YOLOv8 output must be (B, {expected}, N), got {output.shape}")
         scores = output[:, 4 : 4 + num_classes, :]  # (B, nc, N)
         best = scores.max(axis=1)  # (B, N)
         frame, box = np.nonzero(best > params.confidence_threshold)
@@ -86,9 +84,7 @@ def decode_yolo(
     elif layout == "yolov5":
         expected = 5 + num_classes + num_extra
         if output.ndim != 3 or output.shape[2] != expected:
-            raise ModelOutputError(
-                f"YOLOv5 output must be (B, N, {expected}), got {output.shape}"
-            )
+            raise ModelOutputError(f"YOLOv5 output must be (B, N, {expected}), got {output.shape}")
         objectness = output[:, :, 4]
         pre = objectness > params.confidence_threshold
         frame, box = np.nonzero(pre)
@@ -120,9 +116,7 @@ def decode_yolo(
     )
 
 
-def _cap_per_frame(
-    keep: NDArray[np.intp], frame: NDArray[np.intp], max_per_frame: int
-) -> NDArray[np.intp]:
+def _cap_per_frame(keep: NDArray[np.intp], frame: NDArray[np.intp], max_per_frame: int) -> NDArray[np.intp]:
     """Keep at most ``max_per_frame`` of ``keep`` (score-ordered) in each frame."""
     if len(keep) <= max_per_frame:
         return keep
@@ -156,4 +150,5 @@ def to_original_pixels(
     out = (xyxy - pad) / scale
     hw = image_hw[frame_index].astype(np.float32)
     limits = np.stack([hw[:, 1], hw[:, 0], hw[:, 1], hw[:, 0]], axis=1)
-    return np.clip(out, 0, limits).astype(np.float32)
+    clipped: NDArray[np.float32] = np.clip(out, 0, limits).astype(np.float32)
+    return clipped
