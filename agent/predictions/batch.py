@@ -63,7 +63,8 @@ class PredictionBatch:
         detection_ids: N uuid4 strings, created on first use (``ensure_detection_ids``).
         polygons: N arrays of shape (K_i, 2) float32 (x, y) in original pixels, or None.
         keypoints: N lists of Roboflow keypoint dicts, or None.
-        class_scores: (B, C) float32 per-class confidence (classification tasks).
+        class_scores: (B, C) float32 per-class confidence (classification tasks); NaN marks a
+            class absent from a frame's prediction (only when read from partial JSON).
         multilabel_threshold: a class is "predicted" in multi-label mode at or above this.
         predicted_mask: (B, C) bool, the predicted classes of a multi-label model when they
             were given explicitly (``predicted_classes`` in JSON); else derived from the threshold.

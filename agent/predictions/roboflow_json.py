@@ -254,10 +254,15 @@ def _classification_from(
             entries.append([(table.id_for(n, cid), float(c)) for n, cid, c in items])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"prediction {frame}: malformed class confidence") from exc
+        if "top" in doc and isinstance(doc.get("confidence"), int | float):
+            top_id = table.id_for(str(doc["top"]), None)
+            if all(cid != top_id for cid, _ in entries[-1]):
+                entries[-1].append((top_id, float(doc["confidence"])))
         chosen = doc.get("predicted_classes") or []
         predicted.append([table.id_for(str(n), None) for n in chosen])
     names = table.names()
-    scores = np.zeros((len(docs), len(names)), np.float32)
+    # classes a frame's JSON does not list stay NaN ("absent"), not 0
+    scores = np.full((len(docs), len(names)), np.nan, np.float32)
     mask = np.zeros((len(docs), len(names)), bool)
     for frame, (pairs, chosen_ids) in enumerate(zip(entries, predicted, strict=True)):
         for cid, conf in pairs:
