@@ -38,6 +38,27 @@ def add_parser(sub: Any) -> None:
     ip.add_argument("--frames", type=int, default=128, help="frames per measurement")
     ip.add_argument("--json", type=Path, default=None, help="also write results as JSON here")
     ip.set_defaults(run=run_inference)
+    sp = bsub.add_parser("sampling", help="vectorized strategies vs the per-frame reference loops")
+    sp.add_argument("--frames", type=int, default=64)
+    sp.add_argument("--detections", type=int, default=100, help="detections per frame")
+    sp.add_argument("--repeats", type=int, default=200)
+    sp.set_defaults(run=run_sampling)
+
+
+def run_sampling(args: argparse.Namespace) -> int:
+    """Print both timings and the speed-up, measured in this run."""
+    from agent.bench.sampling_bench import run_sampling_bench
+
+    r = run_sampling_bench(args.frames, args.detections, args.repeats)
+    table = Table(
+        title=f"bench sampling: {r.strategies} strategies, {r.frames} frames x {r.detections} detections"
+    )
+    for col in ("implementation", "ms per batch", "speed-up"):
+        table.add_column(col, justify="right")
+    table.add_row("per-frame reference loops", f"{r.reference_ms:.3f}", "1.0x")
+    table.add_row("framesift vectorized", f"{r.vectorized_ms:.3f}", f"{r.speedup:.1f}x")
+    Console().print(table)
+    return 0
 
 
 def run_inference(args: argparse.Namespace) -> int:

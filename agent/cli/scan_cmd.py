@@ -12,7 +12,13 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from agent.cli.common import add_model_arguments, params_from, positive_int, registry_from, runner_options_from
+from agent.cli.common import (
+    add_model_arguments,
+    params_from,
+    positive_int,
+    registry_from,
+    runner_options_from,
+)
 from agent.cli.sample_cmd import print_selection_table
 from agent.config.al_config import load_al_config
 from agent.frames.files import iter_image_files
@@ -80,9 +86,14 @@ def run(args: argparse.Namespace) -> int:
                     sources = [str(f.path.parent) for f in good]
                     decision = selector.select(batch, images, sources)
                     for sel in decision.selections:
-                        line = {"path": str(good[sel.frame].path), "strategy": sel.strategy,
-                                "matched": list(sel.matched), "batch": sel.batch_name,
-                                "tags": list(sel.tags), "inference_id": batch.inference_ids[sel.frame]}
+                        line = {
+                            "path": str(good[sel.frame].path),
+                            "strategy": sel.strategy,
+                            "matched": list(sel.matched),
+                            "batch": sel.batch_name,
+                            "tags": list(sel.tags),
+                            "inference_id": batch.inference_ids[sel.frame],
+                        }
                         out.write(json.dumps(line) + "\n")  # fmt: skip
                     selected += len(decision.selections)
                 progress.update(task, advance=len(chunk.frames), selected=selected)

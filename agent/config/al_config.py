@@ -20,7 +20,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from agent.errors import ConfigError, ConfigIssue
@@ -113,13 +121,13 @@ class DetectionsNumberBasedStrategy(_StrategyBase):
 
     @model_validator(mode="after")
     def _range(self) -> DetectionsNumberBasedStrategy:
-        if self.more_than is not None and self.less_than is not None:
-            if self.more_than >= self.less_than:
-                raise PydanticCustomError(
-                    "range",
-                    "more_than ({more_than}) must be smaller than less_than ({less_than})",
-                    {"more_than": self.more_than, "less_than": self.less_than},
-                )
+        low, high = self.more_than, self.less_than
+        if low is not None and high is not None and low >= high:
+            raise PydanticCustomError(
+                "range",
+                "more_than ({more_than}) must be smaller than less_than ({less_than})",
+                {"more_than": low, "less_than": high},
+            )
         return self
 
 
@@ -226,30 +234,34 @@ class ActiveLearningConfig(_Strict):
         return value
 
 
-def _semantic_issues(cfg: ActiveLearningConfig) -> list[ConfigIssue]:
-    """Rules spanning several fields, reported at the precise path."""
+def _semantic_issues(document: Mapping[str, Any]) -> list[ConfigIssue]:
+    """Rules spanning several fields, checked on the raw document so that they are
+    reported together with the field errors, each at its precise path."""
     issues = []
-    if cfg.enabled:
-        if cfg.persist_predictions is None:
-            issues.append(ConfigIssue("$.persist_predictions", "required when enabled is true"))
-        if cfg.batching_strategy is None:
-            issues.append(ConfigIssue("$.batching_strategy", "required when enabled is true"))
-        if not cfg.sampling_strategies:
+    if document.get("enabled") is True:
+        for key in ("persist_predictions", "batching_strategy"):
+            if document.get(key) is None:
+                issues.append(ConfigIssue(f"$.{key}", "required when enabled is true"))
+        if document.get("sampling_strategies") in (None, []):
             issues.append(
                 ConfigIssue("$.sampling_strategies", "must be a non-empty list when enabled is true")
             )
+    strategies = document.get("sampling_strategies")
     first_index: dict[str, int] = {}
-    for i, strategy in enumerate(cfg.sampling_strategies):
-        if strategy.name in first_index:
+    for i, strategy in enumerate(strategies if isinstance(strategies, list) else []):
+        name = strategy.get("name") if isinstance(strategy, Mapping) else None
+        if not isinstance(name, str):
+            continue
+        if name in first_index:
             issues.append(
                 ConfigIssue(
                     f"$.sampling_strategies[{i}].name",
-                    f"duplicate strategy name {strategy.name!r} "
-                    f"(first used at $.sampling_strategies[{first_index[strategy.name]}])",
+                    f"duplicate strategy name {name!r} "
+                    f"(first used at $.sampling_strategies[{first_index[name]}])",
                 )
             )
         else:
-            first_index[strategy.name] = i
+            first_index[name] = i
     return issues
 
 
@@ -295,13 +307,15 @@ def validate_al_config(document: Any, *, source: str | None = None) -> ActiveLea
         raise ConfigError(
             [ConfigIssue("$", f"must be a JSON object, got {type(document).__name__}")], source=source
         )
+    issues = _semantic_issues(document)
     try:
         config = ActiveLearningConfig.model_validate(dict(document))
     except ValidationError as exc:
-        raise ConfigError(_issues_from(exc), source=source) from None
+        field_issues = _issues_from(exc)
+        seen = {i.path for i in field_issues}
+        raise ConfigError(field_issues + [i for i in issues if i.path not in seen], source=source) from None
     except (TypeError, ValueError, RecursionError) as exc:  # defensive: never leak other errors
         raise ConfigError([ConfigIssue("$", f"unreadable value: {exc}")], source=source) from None
-    issues = _semantic_issues(config)
     if issues:
         raise ConfigError(issues, source=source)
     return config

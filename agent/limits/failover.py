@@ -37,7 +37,7 @@ class FailoverLimitStore:
         self.retry_interval_s = retry_interval_s
         self._monotonic = monotonic
         self._next_retry = 0.0
-        self.active = local
+        self.active: LocalLimitStore | RedisLimitStore = local
         self._try_redis(first=True)
 
     @property
@@ -62,7 +62,7 @@ class FailoverLimitStore:
             if not first:
                 logger.warning("Redis limit store %s is back; fleet-wide limits resumed",
                                _redact(self.redis.url))  # fmt: skip
-            self.active = self.redis  # type: ignore[assignment]
+            self.active = self.redis
 
     def _fail_over(self, exc: LimitBackendError) -> None:
         logger.warning("Redis limit store failed (%s); switching to local limits", exc)
@@ -73,7 +73,7 @@ class FailoverLimitStore:
         """See ``LimitStore.try_consume``."""
         if self.active is self.local and self._monotonic() >= self._next_retry:
             self._try_redis()
-        if self.active is self.redis:  # type: ignore[comparison-overlap]
+        if self.active is self.redis:
             try:
                 return self.redis.try_consume(request, now)
             except LimitBackendError as exc:

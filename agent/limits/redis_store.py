@@ -100,7 +100,7 @@ class RedisLimitStore:
         if index < 0:
             return ConsumeResult(None, "strategy_limits")
         strategy = request.candidates[index][0]
-        taken = tuple(keys[1 + index * 3 : 4 + index * 3]) + (bkey,)
+        taken = (*keys[1 + index * 3 : 4 + index * 3], bkey)
         return ConsumeResult(Credit(strategy, request.batch_name, taken, self.name))
 
     def give_back(self, credit: Credit) -> None:

@@ -51,7 +51,9 @@ class ConsumeResult:
 class LimitStore(Protocol):
     """Atomic check-and-consume of per-strategy window limits and the batch cap."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Backend name in use: "local" or "redis"."""
 
     def try_consume(self, request: CreditRequest, now: datetime) -> ConsumeResult:
         """Give the credit to the first candidate whose limits all have room.

@@ -91,6 +91,7 @@ class PredictionBatch:
     is_stub: bool = False
     model_id: str = ""
     frame_ids: list[str] | None = None
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         b = len(self.image_hw)
@@ -132,6 +133,39 @@ class PredictionBatch:
         """(N,) float32 area of each box in px²."""
         wh = self.xyxy[:, 2:4] - self.xyxy[:, 0:2]
         return (wh[:, 0] * wh[:, 1]).astype(np.float32)
+
+    def confidence_f64(self) -> NDArray[np.float64]:
+        """(N,) float64 confidences, computed once (strategies compare in float64)."""
+        if "conf64" not in self._derived:
+            self._derived["conf64"] = self.confidence.astype(np.float64)
+        out: NDArray[np.float64] = self._derived["conf64"]
+        return out
+
+    def box_area_f64(self) -> NDArray[np.float64]:
+        """(N,) float64 box areas in px² (width × height as the JSON states them)."""
+        if "area64" not in self._derived:
+            xyxy = self.xyxy.astype(np.float64)
+            self._derived["area64"] = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+        out: NDArray[np.float64] = self._derived["area64"]
+        return out
+
+    def frame_bounds(self) -> tuple[NDArray[np.intp], NDArray[np.bool_]] | None:
+        """(starts (B,), empty (B,)) of each frame's rows when rows are grouped by frame.
+
+        None when ``frame_index`` is not sorted. ``starts`` are clipped to N so they
+        can feed ``np.add.reduceat`` on an array padded with one trailing zero.
+        """
+        if "bounds" not in self._derived:
+            fi = self.frame_index
+            if len(fi) > 1 and bool(np.any(fi[1:] < fi[:-1])):
+                self._derived["bounds"] = None
+            else:
+                frames = np.arange(self.batch_size)
+                starts = np.searchsorted(fi, frames, side="left")
+                ends = np.searchsorted(fi, frames, side="right")
+                self._derived["bounds"] = (starts, starts == ends)
+        bounds: tuple[NDArray[np.intp], NDArray[np.bool_]] | None = self._derived["bounds"]
+        return bounds
 
     def ensure_detection_ids(self) -> list[str]:
         """Return the N detection ids, creating uuid4 ids on first use."""

@@ -42,11 +42,26 @@ def class_allowed(class_names: Sequence[str], selected: Sequence[str] | None) ->
 
 def _close(values: NDArray[np.floating], threshold: float, epsilon: float) -> BoolMask:
     with np.errstate(invalid="ignore"):
-        return np.abs(values.astype(np.float64) - threshold) < epsilon
+        return np.abs(values.astype(np.float64, copy=False) - threshold) < epsilon
 
 
 def _per_frame_count(batch: PredictionBatch, rows: BoolMask) -> NDArray[np.int64]:
-    return np.bincount(batch.frame_index[rows], minlength=batch.batch_size)
+    """(B,) number of True rows per frame.
+
+    Detections are stored frame by frame, so a segmented sum (reduceat) over the
+    frame boundaries does it without gathering the masked frame indices.
+    """
+    bounds = batch.frame_bounds()
+    if bounds is None:
+        return np.bincount(batch.frame_index[rows], minlength=batch.batch_size)
+    starts, empty = bounds
+    if len(rows) == 0:
+        return np.zeros(batch.batch_size, np.int64)
+    padded = np.zeros(len(rows) + 1, dtype=np.int64)
+    padded[:-1] = rows
+    counts = np.add.reduceat(padded, starts)
+    counts[empty] = 0
+    return counts
 
 
 def top_class(batch: PredictionBatch) -> tuple[NDArray[np.intp], NDArray[np.float64], BoolMask]:
@@ -75,7 +90,9 @@ def close_to_threshold(
         return _none(batch)
     allowed = class_allowed(batch.class_names, selected)
     if batch.task.is_detection:
-        rows = _close(batch.confidence, threshold, epsilon) & allowed[batch.class_id]
+        rows = _close(batch.confidence_f64(), threshold, epsilon)
+        if selected is not None:
+            rows &= allowed[batch.class_id]
         return _per_frame_count(batch, rows) >= minimum_objects
     assert batch.class_scores is not None
     scores = batch.class_scores
@@ -86,11 +103,11 @@ def close_to_threshold(
             idx, conf, has_top = top_class(batch)
             if len(allowed) == 0:
                 return _none(batch)
-            return has_top & allowed[idx] & _close(conf, threshold, epsilon)
-        return close.any(axis=1)
+            return np.asarray(has_top & allowed[idx] & _close(conf, threshold, epsilon), dtype=bool)
+        return np.asarray(close.any(axis=1), dtype=bool)
     if only_top_classes:
         close &= multilabel_predicted_mask(batch)
-    return close.any(axis=1)
+    return np.asarray(close.any(axis=1), dtype=bool)
 
 
 def close_to_threshold_strategy(batch: PredictionBatch, s: CloseToThresholdStrategy) -> BoolMask:
@@ -112,8 +129,9 @@ def detections_number(batch: PredictionBatch, s: DetectionsNumberBasedStrategy) 
     """``detections_number_based`` (§2.4): strict (more_than, less_than) on the count."""
     if batch.is_stub or not batch.task.is_detection:
         return _none(batch)
-    allowed = class_allowed(batch.class_names, s.selected_class_names)
-    rows = _close(batch.confidence, 0.5, 1.0) & allowed[batch.class_id]
+    rows = _close(batch.confidence_f64(), 0.5, 1.0)
+    if s.selected_class_names is not None:
+        rows &= class_allowed(batch.class_names, s.selected_class_names)[batch.class_id]
     n = _per_frame_count(batch, rows)
     ok = np.ones(batch.batch_size, dtype=bool)
     if s.less_than is not None:
@@ -190,18 +208,18 @@ def sdk_conditionals(batch: PredictionBatch, s: SdkConditionalsStrategy) -> Bool
     b = batch.batch_size
     n_classes = max(len(batch.class_names), 1)
     total = batch.detections_per_frame()
-    target = class_allowed(batch.class_names, s.target_classes or None)
-    in_target = target[batch.class_id]
     gate = total >= s.required_objects_count
+    in_target: BoolMask | bool = True
     if s.target_classes:
+        in_target = class_allowed(batch.class_names, s.target_classes)[batch.class_id]
         gate &= _per_frame_count(batch, in_target) >= s.required_class_count
-    pairs = np.unique(batch.frame_index.astype(np.int64) * n_classes + batch.class_id)
-    distinct = np.bincount(pairs // n_classes, minlength=b)
-    gate &= distinct >= s.required_class_variance_count
-    xyxy = batch.xyxy.astype(np.float64)
-    area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+    if s.required_class_variance_count > 0:
+        present = np.zeros((b, n_classes), dtype=bool)
+        present[batch.frame_index, batch.class_id] = True
+        gate &= present.sum(axis=1) >= s.required_class_variance_count
+    area = batch.box_area_f64()
     low, high = s.size_bounds()
-    percent = batch.confidence.astype(np.float64) * 100.0
+    percent = batch.confidence_f64() * 100.0
     lo, hi = s.confidence_interval
     passing = (area > low) & (area < high) & (percent >= lo) & (percent <= hi) & in_target
     return gate & (_per_frame_count(batch, passing) > 0)

@@ -66,9 +66,7 @@ class SamplingEngine:
 
     def __init__(self, config: ActiveLearningConfig, seed: int | None = None) -> None:
         self.config = config
-        self.strategies = [
-            CompiledStrategy(s.name, *compile_strategy(s)) for s in config.sampling_strategies
-        ]
+        self.strategies = [CompiledStrategy(s.name, *compile_strategy(s)) for s in config.sampling_strategies]
         self.names = [s.name for s in self.strategies]
         self._probabilities = np.array([s.probability for s in self.strategies], dtype=np.float64)
         self.rng = np.random.default_rng(seed)

@@ -19,15 +19,18 @@ def dhash(image: NDArray[np.uint8]) -> np.uint64:
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
     bits = (small[:, 1:] > small[:, :-1]).reshape(64).astype(np.uint64)
-    return np.uint64(np.bitwise_or.reduce(bits * _BIT_WEIGHTS))
+    value: np.uint64 = np.uint64(np.bitwise_or.reduce(bits * _BIT_WEIGHTS))
+    return value
 
 
 def hamming_distances(value: np.uint64, history: NDArray[np.uint64]) -> NDArray[np.int64]:
     """(K,) number of differing bits between ``value`` and each of ``history`` (K,) uint64."""
     diff = np.bitwise_xor(history, value)
     if hasattr(np, "bitwise_count"):
-        return np.asarray(np.bitwise_count(diff), dtype=np.int64)
-    return np.unpackbits(diff.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1).astype(np.int64)
+        counted: NDArray[np.int64] = np.asarray(np.bitwise_count(diff), dtype=np.int64)
+        return counted
+    bits: NDArray[np.int64] = np.unpackbits(diff.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+    return bits.astype(np.int64)
 
 
 class NearDuplicateFilter:
