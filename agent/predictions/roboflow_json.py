@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -179,18 +180,23 @@ def batch_from_roboflow(
             inference_ids=ids, is_stub=True, model_id=str(docs[0].get("model_id", "")),
         )  # fmt: skip
     table = _ClassTable(class_names)
+    frames = _FrameColumns(hw, times, ids)
     if task.is_detection:
-        return _detections_from(docs, task, table, hw, times, ids)
-    return _classification_from(docs, task, table, hw, times, ids)
+        return _detections_from(docs, task, table, frames)
+    return _classification_from(docs, task, table, frames)
+
+
+@dataclass(frozen=True)
+class _FrameColumns:
+    """Per-frame fields shared by every task: (B, 2) image sizes, (B,) times, B inference ids."""
+
+    hw: np.ndarray
+    times: np.ndarray
+    ids: list[str]
 
 
 def _detections_from(
-    docs: Sequence[JsonDict],
-    task: TaskType,
-    table: _ClassTable,
-    hw: np.ndarray,
-    times: np.ndarray,
-    ids: list[str],
+    docs: Sequence[JsonDict], task: TaskType, table: _ClassTable, frames: _FrameColumns
 ) -> PredictionBatch:
     rows: list[tuple[float, float, float, float, float, int, int]] = []
     det_ids: list[str] = []
@@ -218,9 +224,9 @@ def _detections_from(
     return PredictionBatch(
         task=task,
         class_names=table.names(),
-        image_hw=hw,
-        time_s=times,
-        inference_ids=ids,
+        image_hw=frames.hw,
+        time_s=frames.times,
+        inference_ids=frames.ids,
         xyxy=arr[:, 0:4].astype(np.float32),
         confidence=arr[:, 4].astype(np.float32),
         class_id=arr[:, 5].astype(np.int32),
@@ -232,12 +238,7 @@ def _detections_from(
 
 
 def _classification_from(
-    docs: Sequence[JsonDict],
-    task: TaskType,
-    table: _ClassTable,
-    hw: np.ndarray,
-    times: np.ndarray,
-    ids: list[str],
+    docs: Sequence[JsonDict], task: TaskType, table: _ClassTable, frames: _FrameColumns
 ) -> PredictionBatch:
     entries: list[list[tuple[int, float]]] = []
     predicted: list[list[int]] = []
@@ -271,9 +272,9 @@ def _classification_from(
     return PredictionBatch(
         task=task,
         class_names=names,
-        image_hw=hw,
-        time_s=times,
-        inference_ids=ids,
+        image_hw=frames.hw,
+        time_s=frames.times,
+        inference_ids=frames.ids,
         class_scores=scores,
         predicted_mask=mask if task is TaskType.MULTI_LABEL_CLASSIFICATION else None,
     )
