@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,14 @@ from agent.config.al_config import load_al_config
 from agent.frames.files import iter_image_files
 from agent.frames.prefetch import FramePrefetcher
 from agent.limits.factory import open_limit_store
+from agent.inference.model import Model
+from agent.pipeline.collector import FrameCollector
+from agent.pipeline.scan_progress import ScanProgress
 from agent.sampling.selector import ActiveLearningSelector
+from agent.spool.disk_spool import DiskSpool
+from agent.upload.client import UploadClient
+from agent.upload.credentials import load_api_key
+from agent.upload.worker import Uploader, UploaderOptions
 
 
 def default_state_dir() -> Path:
@@ -48,59 +56,110 @@ def add_parser(sub: Any) -> None:
                    help="share limits through Redis (redis://host:port/db)")  # fmt: skip
     p.add_argument("--output", "-o", type=Path, default=Path("selected.jsonl"),
                    help="selected frames (JSONL), default selected.jsonl")  # fmt: skip
+    p.add_argument("--dest", default=None,
+                   help="upload to this Roboflow-compatible base URL (https://api.roboflow.com or a hub)")
+    p.add_argument("--project", default=None, help="destination project (default: config target_project, "
+                   "else the model's project)")
+    p.add_argument("--api-key-file", type=Path, default=None, help="file holding the API key "
+                   "(default: $FRAMESIFT_API_KEY)")
+    p.add_argument("--concurrency", type=positive_int, default=2, help="parallel uploads (default 2)")
+    p.add_argument("--drain-timeout", type=float, default=120.0,
+                   help="seconds to wait at the end for uploads; the rest stays spooled (default 120)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Predict, evaluate strategies, take limit credits, write the selected frame list."""
+    """Predict, select, and either list the selection or spool and upload it."""
     console = Console(stderr=True)
     cfg = load_al_config(args.config)
+    api_key = load_api_key(args.api_key_file) if args.dest else None
     files = iter_image_files(args.folder)
     model = registry_from(args).load(args.model, max_batch=args.batch_size,
                                      runner_options=runner_options_from(args),
                                      params=params_from(args))  # fmt: skip
     model.warm_up()
-    scope = cfg.target_project or model.model_id.split("/")[0]
-    store = open_limit_store(args.state_dir or default_state_dir(), scope, args.redis_url)
-    selector = ActiveLearningSelector(cfg, store, model_id=model.model_id, seed=args.seed)
+    project = args.project or cfg.target_project or model.model_id.split("/")[0]
+    state_dir: Path = args.state_dir or default_state_dir()
+    with ExitStack() as stack:
+        store = open_limit_store(state_dir, project, args.redis_url)
+        stack.callback(store.close)
+        selector = ActiveLearningSelector(cfg, store, model_id=model.model_id, seed=args.seed)
+        uploader = collector = None
+        progress_db = None
+        if args.dest:
+            assert api_key is not None
+            spool = DiskSpool(state_dir / "spool")
+            stack.callback(spool.close)
+            collector = FrameCollector(selector, spool, project)
+            client = UploadClient(args.dest, api_key)
+            stack.callback(client.close)
+            uploader = Uploader(spool, client, UploaderOptions(concurrency=args.concurrency),
+                                on_duplicate=collector.on_duplicate)  # fmt: skip
+            uploader.start()
+            stack.callback(uploader.stop)
+            progress_db = ScanProgress(state_dir / "scan")
+            stack.callback(progress_db.close)
+            before = len(files)
+            files = [f for f in files if not progress_db.is_done(f)]
+            if before != len(files):
+                console.print(f"resuming: {before - len(files)} file(s) already scanned")
+        summary = _scan(args, console, files, model, selector, collector, progress_db)
+        print_selection_table(console, cfg, selector,
+                              f"scan: {len(files)} files, {summary['failed']} failed, "
+                              f"{summary['elapsed_s']:.1f} s")  # fmt: skip
+        console.print(f"selected frames written to {args.output}")
+        if uploader is not None:
+            drained = uploader.drain(args.drain_timeout)
+            stats = uploader.spool.stats()
+            counts = uploader.counters.counts
+            console.print(f"uploaded {counts['uploaded']}, duplicates {counts['duplicate']}, "
+                          f"retries {counts['retry']}, dead letters {stats.dead}, still spooled {stats.ready}"
+                          + ("" if drained else " (destination slow or offline: `framesift scan` again or "
+                             "`framesift run` delivers them later)"))  # fmt: skip
+    return 0 if not summary["failed"] else 3
+
+
+def _scan(
+    args: argparse.Namespace,
+    console: Console,
+    files: list[Path],
+    model: Model,
+    selector: ActiveLearningSelector,
+    collector: FrameCollector | None,
+    progress_db: ScanProgress | None,
+) -> dict[str, float]:
     failures = 0
     t0 = time.perf_counter()
     progress = Progress(TextColumn("[bold]scan"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[selected]} selected"), TimeRemainingColumn(),
                         console=console, disable=args.no_progress or not console.is_terminal)  # fmt: skip
-    try:
-        with args.output.open("w", encoding="utf-8") as out, progress, \
-                FramePrefetcher(files, args.batch_size) as prefetch:  # fmt: skip
-            task = progress.add_task("scan", total=len(files), selected=0)
-            selected = 0
-            for chunk in prefetch:
-                good = chunk.good
-                failures += len(chunk.frames) - len(good)
-                for frame in chunk.frames:
-                    if frame.error is not None:
-                        console.print(f"[red]failed[/red] {frame.error}", highlight=False)
-                if good:
-                    images = [f.pixels for f in good if f.pixels is not None]
-                    batch = model.predict(images)
-                    sources = [str(f.path.parent) for f in good]
-                    decision = selector.select(batch, images, sources)
-                    for sel in decision.selections:
-                        line = {
-                            "path": str(good[sel.frame].path),
-                            "strategy": sel.strategy,
-                            "matched": list(sel.matched),
-                            "batch": sel.batch_name,
-                            "tags": list(sel.tags),
-                            "inference_id": batch.inference_ids[sel.frame],
-                        }
-                        out.write(json.dumps(line) + "\n")  # fmt: skip
-                    selected += len(decision.selections)
-                progress.update(task, advance=len(chunk.frames), selected=selected)
-    finally:
-        store.close()
-    elapsed = time.perf_counter() - t0
-    print_selection_table(console, cfg, selector,
-                          f"scan: {len(files)} files, {failures} failed, {elapsed:.1f} s")  # fmt: skip
-    console.print(f"selected frames written to {args.output}")
-    return 0 if not failures else 3
+    with args.output.open("a" if progress_db else "w", encoding="utf-8") as out, progress, \
+            FramePrefetcher(files, args.batch_size) as prefetch:  # fmt: skip
+        task = progress.add_task("scan", total=len(files), selected=0)
+        selected = 0
+        for chunk in prefetch:
+            good = chunk.good
+            failures += len(chunk.frames) - len(good)
+            for frame in chunk.frames:
+                if frame.error is not None:
+                    console.print(f"[red]failed[/red] {frame.error}", highlight=False)
+            if good:
+                images = [f.pixels for f in good if f.pixels is not None]
+                batch = model.predict(images)
+                sources = [str(f.path) for f in good]
+                if collector is not None:
+                    decision = collector.collect(batch, images, sources).decision
+                else:
+                    decision = selector.select(batch, images, [str(f.path.parent) for f in good])
+                for sel in decision.selections:
+                    line = {"path": str(good[sel.frame].path), "strategy": sel.strategy,
+                            "matched": list(sel.matched), "batch": sel.batch_name,
+                            "tags": list(sel.tags), "inference_id": batch.inference_ids[sel.frame]}
+                    out.write(json.dumps(line) + "\n")  # fmt: skip
+                out.flush()
+                selected += len(decision.selections)
+            if progress_db is not None:
+                progress_db.mark_done(f.path for f in chunk.frames)
+            progress.update(task, advance=len(chunk.frames), selected=selected)
+    return {"failed": failures, "elapsed_s": time.perf_counter() - t0}

@@ -1,0 +1,93 @@
+"""``framesift hub``: run the self-hostable collection server, or export from it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from agent.errors import DependencyError
+
+logger = logging.getLogger(__name__)
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``hub`` and ``hub export``."""
+    p = sub.add_parser("hub", help="run the self-hostable hub (Roboflow-compatible upload API)")
+    p.add_argument("--data", type=Path, default=Path("hub-data"), help="where images and the index live")
+    p.add_argument("--listen", type=_listen, default=("127.0.0.1", 9200), help="HOST:PORT (default 127.0.0.1:9200)")
+    p.add_argument("--keys-file", type=Path, default=os.environ.get("FRAMESIFT_HUB_KEYS_FILE"),
+                   help="accepted API keys, one per line")  # fmt: skip
+    p.add_argument("--insecure-no-auth", action="store_true", help="accept any API key (testing only)")
+    p.add_argument("--max-upload-mb", type=float, default=25.0, help="request body limit (default 25 MB)")
+    p.set_defaults(run=run_server)
+    hsub = p.add_subparsers(dest="hub_command", metavar="SUBCOMMAND")
+    ep = hsub.add_parser("export", help="write a project (or one batch) as a COCO or YOLO dataset")
+    ep.add_argument("dest", type=Path)
+    ep.add_argument("--data", type=Path, default=Path("hub-data"))
+    ep.add_argument("--project", required=True)
+    ep.add_argument("--batch", default=None)
+    ep.add_argument("--format", choices=["coco", "yolo"], default="coco")
+    ep.set_defaults(run=run_export)
+    kp = hsub.add_parser("new-key", help="append a new random API key to a keys file and print it")
+    kp.add_argument("keys_file", type=Path)
+    kp.set_defaults(run=run_new_key)
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    try:
+        import uvicorn
+
+        from agent.hub.app import create_app, load_keys
+        from agent.hub.storage import HubStorage
+    except ImportError as exc:
+        raise DependencyError(f"the hub needs its extra: pip install 'framesift[hub]' ({exc})") from exc
+    keys = load_keys(args.keys_file)
+    if not keys and not args.insecure_no_auth:
+        print("framesift hub: no API keys: pass --keys-file (see `framesift hub new-key`) "
+              "or --insecure-no-auth for a throwaway test hub")  # fmt: skip
+        return 2
+    host, port = args.listen
+    storage = HubStorage(args.data)
+    app = create_app(storage, keys, require_auth=not args.insecure_no_auth,
+                     max_body_bytes=int(args.max_upload_mb * 1024 * 1024))  # fmt: skip
+    print(f"framesift hub serving {args.data} on http://{host}:{port}/", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    storage.close()
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Export and print a one-line summary."""
+    from agent.hub.export import export_dataset
+    from agent.hub.storage import HubStorage
+
+    storage = HubStorage(args.data)
+    try:
+        n = export_dataset(storage, args.project, args.format, args.dest, args.batch)
+    finally:
+        storage.close()
+    print(f"exported {n} images of {args.project} as {args.format} to {args.dest}")
+    return 0
+
+
+def run_new_key(args: argparse.Namespace) -> int:
+    """Create a key (mode 0600 file) and print it."""
+    key = secrets.token_urlsafe(24)
+    args.keys_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(args.keys_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as fh:
+        fh.write(key + "\n")
+    print(key)
+    return 0

@@ -1,0 +1,32 @@
+"""Where the API key comes from. It is never logged, printed or put in an error."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from agent.errors import ConfigError, ConfigIssue
+
+
+def load_api_key(key_file: Path | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The key from ``key_file`` when given, else ``FRAMESIFT_API_KEY``.
+
+    Raises:
+        ConfigError: no key, or an unreadable/empty key file (the message names the file,
+            never its content).
+    """
+    env = os.environ if environ is None else environ
+    if key_file is not None:
+        try:
+            key = key_file.read_text(encoding="utf-8").strip().splitlines()[0].strip()
+        except (OSError, IndexError, UnicodeDecodeError) as exc:
+            raise ConfigError([ConfigIssue("api_key_file", f"cannot read a key from {key_file}: "
+                                            f"{type(exc).__name__}")]) from None  # fmt: skip
+        if not key:
+            raise ConfigError([ConfigIssue("api_key_file", f"{key_file} is empty")])
+        return key
+    key = env.get("FRAMESIFT_API_KEY", "").strip()
+    if not key:
+        raise ConfigError([ConfigIssue("api_key", "no API key: set FRAMESIFT_API_KEY or pass --api-key-file")])
+    return key

@@ -1,0 +1,259 @@
+"""Uploader: threads that drain the spool into the destination.
+
+For each leased record: upload the JPEG (unless the server id is already known),
+remember the id durably, attach the annotation, acknowledge. A duplicate answer
+means the bytes are already there: the limit credit is given back and the
+annotation is still attached (409 = it already was), so a crash between upload
+and annotate never loses the annotation. Retryable failures are retried with
+exponential backoff and full jitter, honouring ``Retry-After``; permanent ones go
+to the dead-letter area.
+
+Offline detection: after ``offline_after_failures`` consecutive retryable failures
+the link is "offline": one worker at a time probes, with backoff, and the first
+success brings everyone back.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.errors import UploadError, UploadServerError
+from agent.spool.disk_spool import DiskSpool, SpoolRecord
+from agent.upload.client import UploadClient
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploaderOptions:
+    """Tuning of the uploader.
+
+    Attributes:
+        concurrency: worker threads (parallel uploads).
+        backoff_base_s: first retry delay bound.
+        backoff_cap_s: largest retry delay.
+        max_bytes_per_s: bandwidth cap for metered links (None = unlimited).
+        lease_s: how long a record may be in flight before another worker may take it.
+        offline_after_failures: consecutive failures that mark the link offline.
+    """
+
+    concurrency: int = 2
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 300.0
+    max_bytes_per_s: float | None = None
+    lease_s: float = 300.0
+    offline_after_failures: int = 3
+
+
+def full_jitter_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """AWS "full jitter": uniform in [0, min(cap, base * 2**attempt)]."""
+    return rng.uniform(0.0, min(cap_s, base_s * (2 ** min(attempt, 30))))
+
+
+class ByteRateLimiter:
+    """Token bucket over bytes, shared by the workers."""
+
+    def __init__(self, bytes_per_s: float, burst_bytes: float | None = None) -> None:
+        self.rate = bytes_per_s
+        self.capacity = burst_bytes or bytes_per_s
+        self.tokens = self.capacity
+        self.last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self, n: int, stop: threading.Event) -> None:
+        """Block until ``n`` bytes may be sent (or ``stop`` is set)."""
+        while not stop.is_set():
+            with self._lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+                self.last = now
+                if self.tokens >= min(n, self.capacity):
+                    self.tokens -= n  # may go negative for frames larger than the burst
+                    return
+                wait = (min(n, self.capacity) - self.tokens) / self.rate
+            stop.wait(min(wait, 0.5))
+
+
+class LinkMonitor:
+    """Online/offline state of the destination, with probing backoff when offline."""
+
+    def __init__(self, options: UploaderOptions, rng: random.Random) -> None:
+        self.options = options
+        self.rng = rng
+        self.online = True
+        self.failures = 0
+        self.next_probe = 0.0
+        self._probing = False
+        self._cond = threading.Condition()
+
+    def wait_turn(self, stop: threading.Event) -> bool:
+        """Block while offline until this worker may probe; False when stopping."""
+        with self._cond:
+            while not stop.is_set():
+                if self.online:
+                    return True
+                if not self._probing and time.monotonic() >= self.next_probe:
+                    self._probing = True
+                    return True
+                self._cond.wait(timeout=min(0.5, max(0.05, self.next_probe - time.monotonic())))
+            return False
+
+    def success(self) -> None:
+        """A request went through: online again."""
+        with self._cond:
+            if not self.online:
+                logger.warning("destination reachable again; resuming uploads")
+            self.online, self.failures, self._probing = True, 0, False
+            self._cond.notify_all()
+
+    def failure(self, retry_after_s: float | None) -> None:
+        """A retryable failure: maybe go offline and schedule the next probe."""
+        with self._cond:
+            self.failures += 1
+            self._probing = False
+            if self.failures >= self.options.offline_after_failures:
+                if self.online:
+                    logger.warning("destination unreachable after %d failures; spooling offline", self.failures)
+                self.online = False
+                delay = full_jitter_s(self.failures - self.options.offline_after_failures + 1,
+                                      self.options.backoff_base_s, self.options.backoff_cap_s, self.rng)
+                self.next_probe = time.monotonic() + max(delay, retry_after_s or 0.0)  # fmt: skip
+            self._cond.notify_all()
+
+
+@dataclass
+class UploadCounters:
+    """Outcomes since start."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    bytes_uploaded: int = 0
+
+
+class Uploader:
+    """Drains a DiskSpool through an UploadClient with N worker threads."""
+
+    def __init__(
+        self,
+        spool: DiskSpool,
+        client: UploadClient,
+        options: UploaderOptions | None = None,
+        *,
+        on_duplicate: Callable[[SpoolRecord], None] | None = None,
+        on_event: Callable[[str, SpoolRecord, str], None] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.spool = spool
+        self.client = client
+        self.options = options or UploaderOptions()
+        self.on_duplicate = on_duplicate
+        self.on_event = on_event
+        self.rng = random.Random(seed)
+        self.link = LinkMonitor(self.options, self.rng)
+        self.counters = UploadCounters()
+        self._limiter = ByteRateLimiter(self.options.max_bytes_per_s) if self.options.max_bytes_per_s else None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the worker threads."""
+        self._stop.clear()
+        for i in range(self.options.concurrency):
+            thread = threading.Thread(target=self._work, name=f"uploader-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the workers; a record in flight is released (retried at next start)."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                logger.warning("uploader thread %s did not stop within %.1f s", thread.name, timeout_s)
+        self._threads = [t for t in self._threads if t.is_alive()]
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait until nothing is pending (or only dead letters remain); True if drained."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._busy_lock:
+                busy = self._busy
+            if self.spool.pending() == 0 and busy == 0:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            if not self.link.wait_turn(self._stop):
+                return
+            record = self.spool.lease(self.options.lease_s, wait_s=0.5)
+            if record is None:
+                if not self.link.online:
+                    self.link._probing = False  # nothing to probe with; let another try later
+                continue
+            with self._busy_lock:
+                self._busy += 1
+            try:
+                self.deliver(record)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+
+    def _emit(self, kind: str, record: SpoolRecord, detail: str = "") -> None:
+        self.counters.counts[kind] += 1
+        if self.on_event is not None:
+            self.on_event(kind, record, detail)
+
+    def deliver(self, record: SpoolRecord) -> None:
+        """Deliver one leased record; ack, nack or dead-letter it."""
+        item = record.item
+        try:
+            duplicate = False
+            if record.server_id is None:
+                if self._limiter is not None:
+                    self._limiter.acquire(len(item.jpeg), self._stop)
+                result = self.client.upload_image(
+                    item.project, item.jpeg, name=f"{item.inference_id}.jpg", batch=item.batch_name,
+                    tags=item.tags, inference_id=item.inference_id,
+                )  # fmt: skip
+                self.counters.bytes_uploaded += len(item.jpeg)
+                record.server_id, duplicate = result.image_id, result.duplicate
+                self.spool.set_server_id(record.seq, result.image_id)
+            if item.annotation is not None:
+                self.client.annotate(item.project, record.server_id, name=item.annotation["name"],
+                                     body=item.annotation["body"],
+                                     content_type=item.annotation.get("content_type", "text/plain"))  # fmt: skip
+        except UploadError as exc:
+            self._failed(record, exc)
+            return
+        self.spool.ack(record.seq)
+        self.link.success()
+        if duplicate:
+            self._emit("duplicate", record, record.server_id or "")
+            if self.on_duplicate is not None:
+                self.on_duplicate(record)
+        else:
+            self._emit("uploaded", record, record.server_id or "")
+
+    def _failed(self, record: SpoolRecord, exc: UploadError) -> None:
+        if exc.retryable:
+            retry_after = exc.retry_after_s if isinstance(exc, UploadServerError) else None
+            delay = full_jitter_s(record.attempts, self.options.backoff_base_s, self.options.backoff_cap_s, self.rng)
+            delay = max(delay, retry_after or 0.0)
+            self.spool.nack(record.seq, delay, str(exc))
+            self.link.failure(retry_after)
+            self._emit("retry", record, str(exc))
+            logger.info("upload of seq %d failed (%s); retry in %.1f s", record.seq, exc, delay)
+        else:
+            self.spool.dead_letter(record.seq, str(exc))
+            self.link.success()  # the server answered: the link works
+            self._emit("dead", record, str(exc))
