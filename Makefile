@@ -44,9 +44,7 @@ test-fast: venv models
 	$(VENV)/bin/pytest -q -m "not slow" -x
 
 demo: venv models
-	@mkdir -p $(DEMO_DIR)
-	$(VENV)/bin/framesift predict tests/data --model nudenet/1 --batch-size 4 --output $(DEMO_DIR)/predictions.jsonl
-	@echo "predictions written to $(DEMO_DIR)/predictions.jsonl"
+	DEMO_DIR=$(DEMO_DIR) bash examples/demo.sh
 
 bench: venv models
 	$(VENV)/bin/framesift bench inference --model nudenet/1 --images tests/data/astronaut.jpg tests/data/grace_hopper.jpg tests/data/rocket.jpg tests/data/coffee.jpg

@@ -14,9 +14,7 @@ DATA = ROOT / "tests" / "data"
 
 
 def _load_fetcher():
-    spec = importlib.util.spec_from_file_location(
-        "fetch_test_models", ROOT / "models" / "fetch_test_models.py"
-    )
+    spec = importlib.util.spec_from_file_location("fetch_test_models", ROOT / "models" / "fetch_test_models.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -50,9 +50,7 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
 
 
-def bench_batch_size(
-    model: VisionModel, jpegs: Sequence[bytes], batch_size: int, frames: int
-) -> InferenceBenchRow:
+def bench_batch_size(model: VisionModel, jpegs: Sequence[bytes], batch_size: int, frames: int) -> InferenceBenchRow:
     """Measure bare and pipeline throughput at one batch size over ``frames`` frames."""
     model.max_batch = batch_size
     model.preprocessor = type(model.preprocessor)(model.spec, batch_size)

@@ -50,9 +50,7 @@ def run_sampling(args: argparse.Namespace) -> int:
     from agent.bench.sampling_bench import run_sampling_bench
 
     r = run_sampling_bench(args.frames, args.detections, args.repeats)
-    table = Table(
-        title=f"bench sampling: {r.strategies} strategies, {r.frames} frames x {r.detections} detections"
-    )
+    table = Table(title=f"bench sampling: {r.strategies} strategies, {r.frames} frames x {r.detections} detections")
     for col in ("implementation", "ms per batch", "speed-up"):
         table.add_column(col, justify="right")
     table.add_row("per-frame reference loops", f"{r.reference_ms:.3f}", "1.0x")

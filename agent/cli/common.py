@@ -44,8 +44,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
         "--models-dir",
         type=Path,
         default=None,
-        help="where project/version/model.onnx live "
-        "(default $FRAMESIFT_MODELS_DIR or ~/.cache/framesift/models)",
+        help="where project/version/model.onnx live (default $FRAMESIFT_MODELS_DIR or ~/.cache/framesift/models)",
     )
     parser.add_argument(
         "--confidence",
@@ -57,9 +56,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
     parser.add_argument(
         "--providers", default="auto", help="auto (TensorRT > CUDA > CPU) or a comma list, e.g. cuda,cpu"
     )
-    parser.add_argument(
-        "--threads", type=int, default=0, help="onnxruntime intra-op threads (0 = onnxruntime default)"
-    )
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0 = onnxruntime default)")
     parser.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine cache directory")
     parser.add_argument("--fp16", action="store_true", help="allow TensorRT FP16")
 

@@ -42,9 +42,7 @@ def summary_table(cfg: ActiveLearningConfig, title: str) -> Table:
         table.add_row("target project", cfg.target_project)
     if cfg.near_duplicate_filter:
         nd = cfg.near_duplicate_filter
-        table.add_row(
-            "near-duplicates", f"dHash distance <= {nd.max_hamming_distance}, last {nd.history_size}"
-        )
+        table.add_row("near-duplicates", f"dHash distance <= {nd.max_hamming_distance}, last {nd.history_size}")
     for s in cfg.sampling_strategies:
         params = s.model_dump(exclude={"name", "type", "tags", "limits"}, exclude_none=True)
         limits = ", ".join(f"{k} {v}" for k, v in s.limit_values().items()) or "no limits"

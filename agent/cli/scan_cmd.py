@@ -24,8 +24,8 @@ from agent.cli.sample_cmd import print_selection_table
 from agent.config.al_config import load_al_config
 from agent.frames.files import iter_image_files
 from agent.frames.prefetch import FramePrefetcher
-from agent.limits.factory import open_limit_store
 from agent.inference.model import Model
+from agent.limits.factory import open_limit_store
 from agent.pipeline.collector import FrameCollector
 from agent.pipeline.scan_progress import ScanProgress
 from agent.sampling.selector import ActiveLearningSelector
@@ -56,15 +56,29 @@ def add_parser(sub: Any) -> None:
                    help="share limits through Redis (redis://host:port/db)")  # fmt: skip
     p.add_argument("--output", "-o", type=Path, default=Path("selected.jsonl"),
                    help="selected frames (JSONL), default selected.jsonl")  # fmt: skip
-    p.add_argument("--dest", default=None,
-                   help="upload to this Roboflow-compatible base URL (https://api.roboflow.com or a hub)")
-    p.add_argument("--project", default=None, help="destination project (default: config target_project, "
-                   "else the model's project)")
-    p.add_argument("--api-key-file", type=Path, default=None, help="file holding the API key "
-                   "(default: $FRAMESIFT_API_KEY)")
+    p.add_argument(
+        "--dest",
+        default=None,
+        help="upload to this Roboflow-compatible base URL (https://api.roboflow.com or a hub)",
+    )
+    p.add_argument(
+        "--project",
+        default=None,
+        help="destination project (default: config target_project, else the model's project)",
+    )
+    p.add_argument(
+        "--api-key-file",
+        type=Path,
+        default=None,
+        help="file holding the API key (default: $FRAMESIFT_API_KEY)",
+    )
     p.add_argument("--concurrency", type=positive_int, default=2, help="parallel uploads (default 2)")
-    p.add_argument("--drain-timeout", type=float, default=120.0,
-                   help="seconds to wait at the end for uploads; the rest stays spooled (default 120)")
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait at the end for uploads; the rest stays spooled (default 120)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
 
@@ -153,9 +167,14 @@ def _scan(
                 else:
                     decision = selector.select(batch, images, [str(f.path.parent) for f in good])
                 for sel in decision.selections:
-                    line = {"path": str(good[sel.frame].path), "strategy": sel.strategy,
-                            "matched": list(sel.matched), "batch": sel.batch_name,
-                            "tags": list(sel.tags), "inference_id": batch.inference_ids[sel.frame]}
+                    line = {
+                        "path": str(good[sel.frame].path),
+                        "strategy": sel.strategy,
+                        "matched": list(sel.matched),
+                        "batch": sel.batch_name,
+                        "tags": list(sel.tags),
+                        "inference_id": batch.inference_ids[sel.frame],
+                    }
                     out.write(json.dumps(line) + "\n")  # fmt: skip
                 out.flush()
                 selected += len(decision.selections)

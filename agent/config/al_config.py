@@ -42,17 +42,13 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 def check_tag(tag: str) -> str:
     """Return ``tag`` if it fits the tag alphabet, else raise ValueError saying why."""
     if not TAG_PATTERN.match(tag):
-        raise ValueError(
-            f"tag {tag!r} must be 1-64 characters from a-z A-Z 0-9 and - _ : / . [ ] < > {{ }} @"
-        )
+        raise ValueError(f"tag {tag!r} must be 1-64 characters from a-z A-Z 0-9 and - _ : / . [ ] < > {{ }} @")
     return tag
 
 
 def _tag(value: str) -> str:
     if not TAG_PATTERN.match(value):
-        raise ValueError(
-            f"tag {value!r} must be 1-64 characters from a-z A-Z 0-9 and - _ : / . [ ] < > {{ }} @"
-        )
+        raise ValueError(f"tag {value!r} must be 1-64 characters from a-z A-Z 0-9 and - _ : / . [ ] < > {{ }} @")
     return value
 
 
@@ -169,9 +165,7 @@ class SdkConditionalsStrategy(_StrategyBase):
             )
         low, high = self.size_bounds()
         if low >= high:
-            raise PydanticCustomError(
-                "size", "minimum_size_requirement must be smaller than maximum_size_requirement"
-            )
+            raise PydanticCustomError("size", "minimum_size_requirement must be smaller than maximum_size_requirement")
         return self
 
     def size_bounds(self) -> tuple[float, float]:
@@ -243,9 +237,7 @@ def _semantic_issues(document: Mapping[str, Any]) -> list[ConfigIssue]:
             if document.get(key) is None:
                 issues.append(ConfigIssue(f"$.{key}", "required when enabled is true"))
         if document.get("sampling_strategies") in (None, []):
-            issues.append(
-                ConfigIssue("$.sampling_strategies", "must be a non-empty list when enabled is true")
-            )
+            issues.append(ConfigIssue("$.sampling_strategies", "must be a non-empty list when enabled is true"))
     strategies = document.get("sampling_strategies")
     first_index: dict[str, int] = {}
     for i, strategy in enumerate(strategies if isinstance(strategies, list) else []):
@@ -256,8 +248,7 @@ def _semantic_issues(document: Mapping[str, Any]) -> list[ConfigIssue]:
             issues.append(
                 ConfigIssue(
                     f"$.sampling_strategies[{i}].name",
-                    f"duplicate strategy name {name!r} "
-                    f"(first used at $.sampling_strategies[{first_index[name]}])",
+                    f"duplicate strategy name {name!r} (first used at $.sampling_strategies[{first_index[name]}])",
                 )
             )
         else:
@@ -304,9 +295,7 @@ def validate_al_config(document: Any, *, source: str | None = None) -> ActiveLea
         ConfigError: with one issue (JSON path + reason) per problem.
     """
     if not isinstance(document, Mapping):
-        raise ConfigError(
-            [ConfigIssue("$", f"must be a JSON object, got {type(document).__name__}")], source=source
-        )
+        raise ConfigError([ConfigIssue("$", f"must be a JSON object, got {type(document).__name__}")], source=source)
     issues = _semantic_issues(document)
     try:
         config = ActiveLearningConfig.model_validate(dict(document))

@@ -71,12 +71,12 @@ class BodySizeLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _TooLarge()
+                raise _BodyTooLargeError()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except _TooLarge:
+        except _BodyTooLargeError:
             await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,7 +84,7 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
+class _BodyTooLargeError(Exception):
     pass
 
 
@@ -122,8 +122,14 @@ def create_app(storage: HubStorage, api_keys: set[str], *, require_auth: bool = 
         return {"status": "ok"}
 
     @app.post("/dataset/{project}/upload")
-    async def upload(request: Request, project: str, api_key: str | None = None, batch: str | None = None,
-                     tag: list[str] = Query(default=[]), inference_id: str | None = None) -> Response:  # noqa: B008
+    async def upload(
+        request: Request,
+        project: str,
+        api_key: str | None = None,
+        batch: str | None = None,
+        tag: list[str] = Query(default=[]),
+        inference_id: str | None = None,
+    ) -> Response:
         if not authorized(api_key):
             return unauthorized()
         check_name("project", project)
@@ -160,7 +166,7 @@ def create_app(storage: HubStorage, api_keys: set[str], *, require_auth: bool = 
                 envelope = json.loads(body)
                 body = str(envelope["annotationFile"]).encode("utf-8")
             except (json.JSONDecodeError, KeyError, TypeError):
-                return error(400, "JSON body must be {\"annotationFile\": …}", "InvalidParameterException")
+                return error(400, 'JSON body must be {"annotationFile": …}', "InvalidParameterException")
         if not body:
             return error(400, "empty annotation", "InvalidParameterException")
         try:
@@ -189,7 +195,7 @@ def create_app(storage: HubStorage, api_keys: set[str], *, require_auth: bool = 
             envelope = json.loads(await request.body())
             config = envelope["config"]
         except (json.JSONDecodeError, KeyError, TypeError):
-            return error(400, "body must be {\"config\": {...}}", "InvalidParameterException")
+            return error(400, 'body must be {"config": {...}}', "InvalidParameterException")
         try:
             validate_al_config(config)
         except ConfigError as exc:
@@ -216,10 +222,14 @@ def create_app(storage: HubStorage, api_keys: set[str], *, require_auth: bool = 
         rows = []
         for project, count in storage.projects():
             for b in storage.batches(project):
-                rows.append(f"<tr><td>{escape(project)}</td><td>{escape(b['name'])}</td><td>{b['images']}</td></tr>")
+                cells = f"<td>{escape(project)}</td><td>{escape(b['name'])}</td><td>{b['images']}</td>"
+                rows.append(f"<tr>{cells}</tr>")
             rows.append(f"<tr><td><b>{escape(project)}</b></td><td>all</td><td><b>{count}</b></td></tr>")
         table = "".join(rows) or "<tr><td colspan=3>no images yet</td></tr>"
-        return ("<!doctype html><title>framesift hub</title><h1>framesift hub</h1>"
-                f"<table border=1 cellpadding=4><tr><th>project</th><th>batch</th><th>images</th></tr>{table}</table>")  # fmt: skip
+        head = "<tr><th>project</th><th>batch</th><th>images</th></tr>"
+        return (
+            "<!doctype html><title>framesift hub</title><h1>framesift hub</h1>"
+            f"<table border=1 cellpadding=4>{head}{table}</table>"
+        )
 
     return BodySizeLimit(app, max_body_bytes)

@@ -114,9 +114,7 @@ def normalize_to_bgr8(pixels: NDArray[Any], source: str) -> NDArray[np.uint8]:
     raise ImageDecodeError(source, f"unsupported channel count {channels}")
 
 
-def decode_image(
-    data: bytes, source: str = "<bytes>", *, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> DecodedImage:
+def decode_image(data: bytes, source: str = "<bytes>", *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     """Decode ``data`` into upright 8-bit BGR pixels.
 
     Args:

@@ -39,9 +39,7 @@ class Model(Protocol):
     def warm_up(self) -> None:
         """Prepare for the first frame."""
 
-    def predict(
-        self, images: Sequence[NDArray[np.uint8]], frame_ids: Sequence[str] | None = None
-    ) -> PredictionBatch:
+    def predict(self, images: Sequence[NDArray[np.uint8]], frame_ids: Sequence[str] | None = None) -> PredictionBatch:
         """Predict B frames, each (H, W, 3) uint8 BGR."""
 
 
@@ -97,9 +95,7 @@ class VisionModel:
         """Run once at the largest batch size so the first frames are not slow."""
         self.runner.warm_up(self.spec.input_hw, batch_size=self.max_batch, runs=1)
 
-    def predict(
-        self, images: Sequence[NDArray[np.uint8]], frame_ids: Sequence[str] | None = None
-    ) -> PredictionBatch:
+    def predict(self, images: Sequence[NDArray[np.uint8]], frame_ids: Sequence[str] | None = None) -> PredictionBatch:
         """Predict B frames (any B; split internally into chunks of ``max_batch``).
 
         Args:
@@ -110,9 +106,7 @@ class VisionModel:
             One PredictionBatch over all B frames.
         """
         if len(images) > self.max_batch:
-            parts = [
-                self.predict(images[i : i + self.max_batch]) for i in range(0, len(images), self.max_batch)
-            ]
+            parts = [self.predict(images[i : i + self.max_batch]) for i in range(0, len(images), self.max_batch)]
             batch = concat_batches(parts)
         else:
             batch = self._predict_chunk(images)
@@ -141,9 +135,7 @@ class StubModel:
     reference's ``{"time", "is_stub", "model_id", "task_type"}``.
     """
 
-    def __init__(
-        self, model_id: str, task: TaskType = TaskType.OBJECT_DETECTION, max_batch: int = 64
-    ) -> None:
+    def __init__(self, model_id: str, task: TaskType = TaskType.OBJECT_DETECTION, max_batch: int = 64) -> None:
         self.model_id = model_id
         self._task = task
         self.max_batch = max_batch
@@ -161,9 +153,7 @@ class StubModel:
     def warm_up(self) -> None:
         """Nothing to warm up."""
 
-    def predict(
-        self, images: Sequence[NDArray[np.uint8]], frame_ids: Sequence[str] | None = None
-    ) -> PredictionBatch:
+    def predict(self, images: Sequence[NDArray[np.uint8]], frame_ids: Sequence[str] | None = None) -> PredictionBatch:
         """Return a stub batch for B frames."""
         t0 = time.perf_counter()
         batch = PredictionBatch.empty(self._task, (), _image_hw(images))
@@ -200,15 +190,13 @@ def concat_batches(parts: Sequence[PredictionBatch]) -> PredictionBatch:
         xyxy=np.concatenate([p.xyxy for p in parts]),
         confidence=np.concatenate([p.confidence for p in parts]),
         class_id=np.concatenate([p.class_id for p in parts]),
-        frame_index=np.concatenate(
-            [p.frame_index + off for p, off in zip(parts, offsets, strict=True)]
-        ).astype(np.int32),
+        frame_index=np.concatenate([p.frame_index + off for p, off in zip(parts, offsets, strict=True)]).astype(
+            np.int32
+        ),
         detection_ids=ids,
         polygons=cat_lists("polygons"),  # type: ignore[arg-type]
         keypoints=cat_lists("keypoints"),  # type: ignore[arg-type]
-        class_scores=None
-        if any(s is None for s in scores)
-        else np.concatenate([s for s in scores if s is not None]),
+        class_scores=None if any(s is None for s in scores) else np.concatenate([s for s in scores if s is not None]),
         multilabel_threshold=first.multilabel_threshold,
         predicted_mask=None
         if any(p.predicted_mask is None for p in parts)

@@ -42,9 +42,7 @@ class Preprocessor:
         self._plain = bool(np.all(self._beta == 0) and np.all(self._alpha == self._alpha[0]))
         self._channel_index = [2, 1, 0] if spec.channel_order == "rgb" else [0, 1, 2]
 
-    def __call__(
-        self, images: Sequence[NDArray[np.uint8]]
-    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    def __call__(self, images: Sequence[NDArray[np.uint8]]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Preprocess up to ``max_batch`` frames.
 
         Args:
@@ -89,9 +87,7 @@ class Preprocessor:
         if (nw, nh) == (iw, ih):
             canvas[top : top + nh, left : left + nw] = image
         else:  # INTER_LINEAR, as Ultralytics' LetterBox, so predictions match theirs
-            canvas[top : top + nh, left : left + nw] = cv2.resize(
-                image, (nw, nh), interpolation=cv2.INTER_LINEAR
-            )
+            canvas[top : top + nh, left : left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         return canvas, np.array([nw / iw, nh / ih, left, top], np.float32)
 
     def _to_tensor(self, canvas: NDArray[np.uint8], out: NDArray[np.float32]) -> None:

@@ -92,8 +92,7 @@ def resolve_providers(requested: str | Sequence[str], available: Sequence[str]) 
                 else ""
             )
             raise ProviderUnavailableError(
-                f"execution provider {name!r} is not available; this onnxruntime offers "
-                f"{', '.join(available)}{hint}"
+                f"execution provider {name!r} is not available; this onnxruntime offers {', '.join(available)}{hint}"
             )
         chosen.append(full)
     return chosen

@@ -145,11 +145,7 @@ def build_spec(
         h, w = input_shape[2], input_shape[3]
         if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
             input_hw = (h, w)
-    missing = [
-        what
-        for what, value in (("task", task), ("class names", names), ("input size", input_hw))
-        if not value
-    ]
+    missing = [what for what, value in (("task", task), ("class names", names), ("input size", input_hw)) if not value]
     if missing:
         raise ModelLoadError(
             f"{model_path}: cannot determine {', '.join(missing)}: the model has no Ultralytics "

@@ -66,9 +66,7 @@ class RedisLimitStore:
         self.url = url
         self.scope = scope
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self.client: Any = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        self.client: Any = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._consume = self.client.register_script(CONSUME_LUA)
         self._give_back = self.client.register_script(GIVE_BACK_LUA)
 

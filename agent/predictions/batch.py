@@ -37,9 +37,7 @@ class TaskType(str, Enum):
         return not self.is_detection
 
 
-_DETECTION_TASKS = frozenset(
-    {TaskType.OBJECT_DETECTION, TaskType.INSTANCE_SEGMENTATION, TaskType.KEYPOINT_DETECTION}
-)
+_DETECTION_TASKS = frozenset({TaskType.OBJECT_DETECTION, TaskType.INSTANCE_SEGMENTATION, TaskType.KEYPOINT_DETECTION})
 
 
 def _f32(shape: tuple[int, ...]) -> NDArray[np.float32]:
@@ -178,9 +176,7 @@ class PredictionBatch:
         return np.flatnonzero(self.frame_index == frame)
 
     @classmethod
-    def empty(
-        cls, task: TaskType, class_names: tuple[str, ...], image_hw: NDArray[np.int32]
-    ) -> PredictionBatch:
+    def empty(cls, task: TaskType, class_names: tuple[str, ...], image_hw: NDArray[np.int32]) -> PredictionBatch:
         """A batch with no detections (and zero class scores for classification)."""
         b = len(image_hw)
         scores = _f32((b, len(class_names))) if task.is_classification else None

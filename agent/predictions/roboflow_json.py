@@ -79,9 +79,7 @@ def _single_label(batch: PredictionBatch, frame: int) -> JsonDict:
     assert batch.class_scores is not None
     scores = batch.class_scores[frame].astype(np.float64)
     order = np.argsort(-scores, kind="stable")
-    preds = [
-        {"class": batch.class_names[i], "class_id": int(i), "confidence": float(scores[i])} for i in order
-    ]
+    preds = [{"class": batch.class_names[i], "class_id": int(i), "confidence": float(scores[i])} for i in order]
     if not preds:
         return {"predictions": []}
     return {"predictions": preds, "top": preds[0]["class"], "confidence": preds[0]["confidence"]}
@@ -91,9 +89,7 @@ def _multi_label(batch: PredictionBatch, frame: int) -> JsonDict:
     assert batch.class_scores is not None
     scores = batch.class_scores[frame].astype(np.float64)
     predicted = multilabel_predicted_mask(batch)[frame]
-    preds = {
-        batch.class_names[i]: {"confidence": float(scores[i]), "class_id": int(i)} for i in range(len(scores))
-    }
+    preds = {batch.class_names[i]: {"confidence": float(scores[i]), "class_id": int(i)} for i in range(len(scores))}
     chosen = [batch.class_names[i] for i in np.flatnonzero(predicted)]
     return {"predictions": preds, "predicted_classes": chosen}
 

@@ -77,9 +77,7 @@ def _scaled(frame_batch: PredictionBatch, sx: float, sy: float, hw: tuple[int, i
     factors = np.array([sx, sy, sx, sy], np.float32)
     frame_batch.xyxy = (frame_batch.xyxy * factors).astype(np.float32)
     if frame_batch.polygons is not None:
-        frame_batch.polygons = [
-            (p * np.array([sx, sy], np.float32)).astype(np.float32) for p in frame_batch.polygons
-        ]
+        frame_batch.polygons = [(p * np.array([sx, sy], np.float32)).astype(np.float32) for p in frame_batch.polygons]
     if frame_batch.keypoints is not None:
         frame_batch.keypoints = [
             [kp | {"x": kp["x"] * sx, "y": kp["y"] * sy} if "x" in kp and "y" in kp else kp for kp in kps]

@@ -101,13 +101,9 @@ class ActiveLearningSelector:
         self.env_tags = env_tags(os.environ if environ is None else environ)
         self.stats = SelectionStats()
         ndf = config.near_duplicate_filter
-        self.near_duplicates = (
-            NearDuplicateFilter(ndf.max_hamming_distance, ndf.history_size) if ndf else None
-        )
+        self.near_duplicates = NearDuplicateFilter(ndf.max_hamming_distance, ndf.history_size) if ndf else None
         self.ignore_limits = ignore_limits
-        self._limits_by_name = {
-            s.name: ({} if ignore_limits else s.limit_values()) for s in config.sampling_strategies
-        }
+        self._limits_by_name = {s.name: ({} if ignore_limits else s.limit_values()) for s in config.sampling_strategies}
         self._tags_by_name = {s.name: list(s.tags) for s in config.sampling_strategies}
 
     def select(

@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 OverflowPolicy = Literal["drop_oldest", "reject_new"]
 _REC, _META, _STAT = "rec", "meta", "stat"
+BALLAST_NAME = "reserve.bin"
+BALLAST_BYTES = 256 * 1024
+"""Space kept aside so that a spool on a full disk can still be opened and drained."""
 
 
 @dataclass
@@ -159,8 +162,27 @@ class DiskSpool:
         directory.mkdir(parents=True, exist_ok=True)
         if not read_only:
             self._take_ownership()
-        self.cache = diskcache.Cache(
-            str(directory / "queue"),
+        try:
+            self.cache = self._open_cache()
+        except sqlite3.OperationalError as exc:
+            # a full disk must not keep the agent from draining its queue: free the
+            # ballast reserved for this moment and try once more
+            ballast = directory / BALLAST_NAME
+            if "full" not in str(exc) or not ballast.exists():
+                raise SpoolError(f"spool {directory}: cannot open: {exc}") from exc
+            ballast.unlink()
+            logger.warning("spool %s: disk full at start; released %d bytes of reserve", directory,
+                           BALLAST_BYTES)  # fmt: skip
+            self.cache = self._open_cache()
+        if not read_only:
+            self._reserve_ballast()
+        self._index = _Index()
+        self._load_index()
+        self._next_seq = max(max(self._index.meta, default=0), self._stat("seq")) + 1
+
+    def _open_cache(self) -> diskcache.Cache:
+        return diskcache.Cache(
+            str(self.directory / "queue"),
             timeout=60,
             sqlite_synchronous=2,  # FULL: fsync at every commit
             sqlite_journal_mode="wal",
@@ -170,9 +192,18 @@ class DiskSpool:
             cull_limit=0,
             statistics=0,
         )
-        self._index = _Index()
-        self._load_index()
-        self._next_seq = max(max(self._index.meta, default=0), self._stat("seq")) + 1
+
+    def _reserve_ballast(self) -> None:
+        ballast = self.directory / BALLAST_NAME
+        if ballast.exists():
+            return
+        try:
+            with ballast.open("wb") as fh:
+                fh.write(b"\0" * BALLAST_BYTES)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            ballast.unlink(missing_ok=True)  # no room now; reserved again at the next start
 
     # ------------------------------------------------------------ ownership / index
 
@@ -295,6 +326,9 @@ class DiskSpool:
         with self.cache.transact():
             self.cache.delete((_REC, seq))
             self.cache.delete((_META, seq))
+        self._forget(seq)
+
+    def _forget(self, seq: int) -> None:
         meta = self._index.meta.pop(seq, None)
         if meta is not None:
             self._index.bytes -= meta.bytes
@@ -314,7 +348,10 @@ class DiskSpool:
                 record = self._next_ready(lease_s)
                 if record is not None or self._monotonic() >= deadline:
                     return record
-                self._lock.wait(timeout=min(0.5, max(0.0, deadline - self._monotonic())))
+                timeout = min(0.5, max(0.0, deadline - self._monotonic()))
+                if self._index.heap:  # wake up when the next retry is due
+                    timeout = min(timeout, max(0.005, self._index.heap[0][0] - self._clock()))
+                self._lock.wait(timeout=timeout)
 
     def _next_ready(self, lease_s: float) -> SpoolRecord | None:
         idx = self._index
@@ -332,7 +369,7 @@ class DiskSpool:
                 continue
             if self.max_age_s is not None and now_wall - meta.created_s > self.max_age_s:
                 self._delete(seq)
-                self._bump("expired")
+                self._bump_safely("expired")
                 logger.warning("spool: frame seq %d expired after %.0f s without delivery", seq, self.max_age_s)
                 continue
             raw = self.cache.get((_REC, seq))
@@ -347,8 +384,12 @@ class DiskSpool:
         """Delivered: delete the record."""
         self._require_owner()
         with self._lock:
-            self._delete(seq)
-            self._bump("delivered")
+            try:
+                self._delete(seq)
+            except sqlite3.OperationalError as exc:  # disk full: delivered again after a restart (dedup)
+                logger.warning("spool: could not delete delivered frame seq %d: %s", seq, exc)
+                self._forget(seq)
+            self._bump_safely("delivered")
 
     def _update_meta(self, seq: int, **changes: Any) -> _Meta | None:
         meta = self._index.meta.get(seq)

@@ -22,8 +22,8 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -150,7 +150,7 @@ class UploadClient:
     ) -> UploadResult:
         """Upload the JPEG bytes; returns the server id and whether it was a duplicate."""
         what = f"upload {name} to {project}"
-        params: list[tuple[str, str]] = [("api_key", self._api_key), ("batch", batch)]
+        params: list[tuple[str, str | int | float | bool | None]] = [("api_key", self._api_key), ("batch", batch)]
         params += [("tag", t) for t in tags]
         if inference_id:
             params.append(("inference_id", inference_id))
@@ -173,9 +173,7 @@ class UploadClient:
             status_code=response.status_code,
         )
 
-    def annotate(
-        self, project: str, image_id: str, *, name: str, body: str, content_type: str = "text/plain"
-    ) -> bool:
+    def annotate(self, project: str, image_id: str, *, name: str, body: str, content_type: str = "text/plain") -> bool:
         """Attach an annotation as a prediction; returns False when it was already annotated."""
         what = f"annotate {image_id} in {project}"
         with self.map_http_errors(what):

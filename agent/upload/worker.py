@@ -104,6 +104,11 @@ class LinkMonitor:
                 self._cond.wait(timeout=min(0.5, max(0.05, self.next_probe - time.monotonic())))
             return False
 
+    def probe_skipped(self) -> None:
+        """This worker's probe turn found nothing to send; let another worker probe."""
+        with self._cond:
+            self._probing = False
+
     def success(self) -> None:
         """A request went through: online again."""
         with self._cond:
@@ -121,8 +126,12 @@ class LinkMonitor:
                 if self.online:
                     logger.warning("destination unreachable after %d failures; spooling offline", self.failures)
                 self.online = False
-                delay = full_jitter_s(self.failures - self.options.offline_after_failures + 1,
-                                      self.options.backoff_base_s, self.options.backoff_cap_s, self.rng)
+                delay = full_jitter_s(
+                    self.failures - self.options.offline_after_failures + 1,
+                    self.options.backoff_base_s,
+                    self.options.backoff_cap_s,
+                    self.rng,
+                )
                 self.next_probe = time.monotonic() + max(delay, retry_after_s or 0.0)  # fmt: skip
             self._cond.notify_all()
 
@@ -197,8 +206,7 @@ class Uploader:
                 return
             record = self.spool.lease(self.options.lease_s, wait_s=0.5)
             if record is None:
-                if not self.link.online:
-                    self.link._probing = False  # nothing to probe with; let another try later
+                self.link.probe_skipped()
                 continue
             with self._busy_lock:
                 self._busy += 1

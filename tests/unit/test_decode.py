@@ -88,11 +88,7 @@ def _png_claiming(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     chunk = b"IHDR" + ihdr
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", len(ihdr))
-        + chunk
-        + struct.pack(">I", zlib.crc32(chunk))
-        + b"\0" * 32
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk)) + b"\0" * 32
     )
 
 
@@ -103,9 +99,7 @@ def _bad_corpus(photo: bytes) -> list:
         pytest.param(b"hello, I am text named .jpg", ImageDecodeError, "not an image", id="text"),
         pytest.param(b"GIF89a" + b"\0" * 20, ImageDecodeError, "GIF", id="gif"),
         pytest.param(_png_claiming(50_000, 50_000), ImageTooLargeError, "pixels", id="png-bomb"),
-        pytest.param(
-            _png(np.zeros((64, 64, 3), np.uint8))[:60], ImageDecodeError, "truncated", id="truncated-png"
-        ),
+        pytest.param(_png(np.zeros((64, 64, 3), np.uint8))[:60], ImageDecodeError, "truncated", id="truncated-png"),
         pytest.param(b"\xff\xd8\xff\xe0" + b"\0" * 10, ImageDecodeError, "JPEG", id="jpeg-header-only"),
     ]
 

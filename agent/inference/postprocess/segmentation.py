@@ -34,9 +34,7 @@ def masks_to_polygons(
         largest connected region of each mask; empty (0, 2) when the mask is empty.
     """
     if prototypes.ndim != 4 or prototypes.shape[1] != coefficients.shape[1]:
-        raise ModelOutputError(
-            f"mask prototypes must be (B, {coefficients.shape[1]}, mh, mw), got {prototypes.shape}"
-        )
+        raise ModelOutputError(f"mask prototypes must be (B, {coefficients.shape[1]}, mh, mw), got {prototypes.shape}")
     k = len(coefficients)
     if k == 0:
         return []

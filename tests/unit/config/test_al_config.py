@@ -141,9 +141,7 @@ json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**12),
                       st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=80))  # fmt: skip
 json_value = st.recursive(
     json_leaf,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
     max_leaves=12,
 )
 

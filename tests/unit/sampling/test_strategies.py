@@ -37,9 +37,7 @@ DET_FRAMES = [
     [
         pytest.param({}, [True, False, False, True, False], id="any-class"),
         pytest.param({"selected_class_names": ["person"]}, [False, False, False, True, False], id="class"),
-        pytest.param(
-            {"minimum_objects_close_to_threshold": 2}, [False, False, False, True, False], id="min-objects"
-        ),
+        pytest.param({"minimum_objects_close_to_threshold": 2}, [False, False, False, True, False], id="min-objects"),
         pytest.param({"probability": 0.0}, [False] * 5, id="p0"),
         pytest.param({"only_top_classes": False}, [True, False, False, True, False], id="top-ignored"),
     ],
@@ -77,9 +75,7 @@ ML = [[0.9, 0.55, 0.1], [0.45, 0.1, 0.1], [0.9, 0.9, 0.1]]
         # only_top_classes: only predicted classes (>= 0.5) count; 0.45 is not predicted
         pytest.param({}, [True, False, False], id="predicted-only"),
         pytest.param({"only_top_classes": False}, [True, True, False], id="all-classes"),
-        pytest.param(
-            {"only_top_classes": False, "selected_class_names": ["dog"]}, [True, False, False], id="selected"
-        ),
+        pytest.param({"only_top_classes": False, "selected_class_names": ["dog"]}, [True, False, False], id="selected"),
     ],
 )
 def test_close_to_threshold_multi_label(params, expected):
@@ -138,9 +134,7 @@ COUNT_FRAMES = [[], [("car", 0.9, BOX)], [("car", 0.9, BOX)] * 3, [("person", 0.
         pytest.param({"more_than": 1}, [False, False, True, True], id="more-than-strict"),
         pytest.param({"less_than": 3}, [True, True, False, False], id="less-than-strict"),
         pytest.param({"more_than": 0, "less_than": 4}, [False, True, True, False], id="range"),
-        pytest.param(
-            {"more_than": 2, "selected_class_names": ["car"]}, [False, False, True, False], id="class-filter"
-        ),
+        pytest.param({"more_than": 2, "selected_class_names": ["car"]}, [False, False, True, False], id="class-filter"),
     ],
 )
 def test_detections_number_based(params, expected):
@@ -186,12 +180,8 @@ SDK_FRAMES = [
             [False, False, False, False, False],
             id="class-count",
         ),
-        pytest.param(
-            {"required_class_variance_count": 2}, [True, False, False, False, False], id="variance-works"
-        ),
-        pytest.param(
-            {"confidence_interval": [55, 95]}, [True, True, False, False, False], id="inclusive-bounds"
-        ),
+        pytest.param({"required_class_variance_count": 2}, [True, False, False, False, False], id="variance-works"),
+        pytest.param({"confidence_interval": [55, 95]}, [True, True, False, False, False], id="inclusive-bounds"),
     ],
 )
 def test_sdk_conditionals(params, expected):

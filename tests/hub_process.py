@@ -1,0 +1,64 @@
+"""Run the real hub (``python -m agent hub``) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "test-key-123"
+
+
+class HubProcess:
+    """A hub subprocess; ``start`` / ``kill`` / ``stop`` may be called repeatedly."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, max_upload_mb: float = 25.0) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.keys_file = data_dir.parent / f"{data_dir.name}-keys"
+        self.keys_file.write_text(API_KEY + "\n")
+        self.max_upload_mb = max_upload_mb
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> HubProcess:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "hub", "--data", str(self.data_dir), "--listen",
+             f"127.0.0.1:{self.port}", "--keys-file", str(self.keys_file),
+             "--max-upload-mb", str(self.max_upload_mb)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("hub exited at start")
+            time.sleep(0.1)
+        raise RuntimeError("hub did not start")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
