@@ -43,6 +43,32 @@ def add_parser(sub: Any) -> None:
     sp.add_argument("--detections", type=int, default=100, help="detections per frame")
     sp.add_argument("--repeats", type=int, default=200)
     sp.set_defaults(run=run_sampling)
+    qp = bsub.add_parser("spool", help="durable put vs raw fsync, drain rate to a hub, memory over 10k frames")
+    qp.add_argument("--dir", type=Path, default=None, help="filesystem to measure (default: the temp dir)")
+    qp.add_argument("--no-drain", action="store_true", help="skip the hub drain measurement")
+    qp.set_defaults(run=run_spool)
+
+
+def run_spool(args: argparse.Namespace) -> int:
+    """Print the spool benchmark."""
+    from agent.bench.spool_bench import run_spool_bench
+
+    r = run_spool_bench(args.dir, drain=not args.no_drain)
+    table = Table(title=f"bench spool: {r.frame_bytes // 1000} KB frames")
+    for col in ("measurement", "value", "vs baseline"):
+        table.add_column(col, justify="right")
+    table.add_row("raw write+fsync per frame (baseline)", f"{r.raw_ms:.3f} ms", "1.00")
+    table.add_row("durable put, one frame per commit", f"{r.put_ms:.3f} ms", f"{r.put_ratio:.2f}")
+    table.add_row(f"durable put_many, {r.group} frames per commit", f"{r.put_group_ms:.3f} ms",
+                  f"{r.group_ratio:.2f}")  # fmt: skip
+    if r.drain_fps:
+        table.add_row(f"drain to hub over loopback, 4 connections ({r.drain_frames} x 50 KB)",
+                      f"{r.drain_fps:.0f} frames/s", "")  # fmt: skip
+    rss = r.rss_mb
+    table.add_row("RSS over 10,000 frames put/lease/ack (min..max)", f"{min(rss):.1f}..{max(rss):.1f} MiB",
+                  f"+{rss[-1] - rss[1]:.1f} MiB after the first 1,000")  # fmt: skip
+    Console().print(table)
+    return 0
 
 
 def run_sampling(args: argparse.Namespace) -> int:
