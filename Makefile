@@ -49,5 +49,9 @@ demo: venv models
 bench: venv models
 	$(VENV)/bin/framesift bench inference --model nudenet/1 --images tests/data/astronaut.jpg tests/data/grace_hopper.jpg tests/data/rocket.jpg tests/data/coffee.jpg
 
+# regenerate the checked-in gRPC code (tests/contract/test_proto_current.py fails when it drifts)
+proto: venv
+	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. proto/agent/control/v1/control.proto
+
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build dist .mypy_cache .ruff_cache .pytest_cache

@@ -9,12 +9,23 @@ import sys
 from collections.abc import Sequence
 
 from agent import __version__
-from agent.cli import bench_cmd, config_cmd, hub_cmd, models_cmd, predict_cmd, sample_cmd, scan_cmd, spool_cmd
+from agent.cli import (
+    bench_cmd,
+    config_cmd,
+    ctl_cmd,
+    hub_cmd,
+    models_cmd,
+    predict_cmd,
+    run_cmd,
+    sample_cmd,
+    scan_cmd,
+    spool_cmd,
+)
 from agent.errors import FramesiftError
 
 logger = logging.getLogger("framesift")
 
-COMMANDS = (predict_cmd, scan_cmd, sample_cmd, config_cmd, spool_cmd, hub_cmd, models_cmd, bench_cmd)
+COMMANDS = (run_cmd, ctl_cmd, predict_cmd, scan_cmd, sample_cmd, config_cmd, spool_cmd, hub_cmd, models_cmd, bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

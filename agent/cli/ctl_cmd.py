@@ -1,0 +1,142 @@
+"""``framesift status`` and ``framesift ctl …``: talk to a running agent over gRPC."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import grpc
+from rich.console import Console
+from rich.table import Table
+
+from agent.control.client import ControlClient
+
+
+def _target_default() -> str:
+    from agent.daemon.settings import _default_state_dir
+
+    return os.environ.get("FRAMESIFT_CONTROL", f"unix:{_default_state_dir() / 'control.sock'}")
+
+
+def _add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", default=None, help="unix:/path/control.sock or host:port (TLS)")
+    p.add_argument("--token-file", type=Path, default=None, help="bearer token for TCP")
+    p.add_argument("--ca", type=Path, default=None, help="CA certificate for TCP")
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``status`` and ``ctl``."""
+    sp = sub.add_parser("status", help="status of the running agent")
+    _add_target(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(run=run_status)
+    cp = sub.add_parser("ctl", help="control the running agent")
+    _add_target(cp)
+    csub = cp.add_subparsers(dest="ctl_command", metavar="ACTION", required=True)
+    for name, helptext in (("pause", "pause capture"), ("resume", "resume capture"),
+                           ("reload", "fetch the remote config now"), ("get-config", "print the config"),
+                           ("models", "list models"), ("unload-model", "unload the model"),
+                           ("spool-stats", "spool counters"), ("watch", "stream events")):  # fmt: skip
+        csub.add_parser(name, help=helptext)
+    p = csub.add_parser("set-config", help="set the local override (FILE, or '-' to clear)")
+    p.add_argument("file")
+    p = csub.add_parser("load-model", help="hot-swap the model")
+    p.add_argument("model_id")
+    p = csub.add_parser("flush", help="retry dead letters and wait for the spool to drain")
+    p.add_argument("--timeout", type=float, default=30.0)
+    p = csub.add_parser("purge", help="delete dead letters (--all: every frame not in flight)")
+    p.add_argument("--all", action="store_true")
+    p = csub.add_parser("infer", help="predict one image file")
+    p.add_argument("image", type=Path)
+    p.add_argument("--submit", action="store_true", help="also sample/spool it")
+    cp.set_defaults(run=run_ctl)
+
+
+def _client(args: argparse.Namespace) -> ControlClient:
+    token = args.token_file.read_text().strip() if args.token_file else os.environ.get("FRAMESIFT_CONTROL_TOKEN")
+    return ControlClient(args.target or _target_default(), ca_file=args.ca, token=token)
+
+
+def _fail(exc: grpc.RpcError) -> int:
+    print(f"framesift: {exc.code().name}: {exc.details()}")
+    return 1
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the status table."""
+    client = _client(args)
+    try:
+        s = client.status()
+    except grpc.RpcError as exc:
+        return _fail(exc)
+    finally:
+        client.close()
+    if args.json:
+        from google.protobuf.json_format import MessageToDict
+
+        print(json.dumps(MessageToDict(s), indent=2))
+        return 0
+    table = Table(title=f"framesift {s.version}, up {s.uptime_s:.0f} s", show_header=False)
+    table.add_row("model", f"{s.model_id or '(none)'} on {', '.join(s.providers) or 'n/a'}")
+    table.add_row("capture", "paused" if s.capture_paused else ("on" if s.active_learning_enabled else "off"))
+    table.add_row("destination", "online" if s.online else "offline")
+    table.add_row("config", f"{s.config_origin}; last sync: {s.last_sync_result}")
+    table.add_row("frames", f"in {s.frames_in}, inferred {s.frames_inferred}, dropped {s.frames_dropped}")
+    table.add_row("batches", f"{s.batches}, mean size {s.mean_batch_size:.1f}, last {s.last_batch_latency_ms:.1f} ms")
+    table.add_row("spool", f"{s.spool.count} frames, {s.spool.bytes / 1e6:.1f} MB, dead {s.spool.dead}, "
+                  f"dropped {s.spool.dropped}, delivered {s.spool.delivered}")  # fmt: skip
+    for src in s.sources:
+        table.add_row(f"source {src.id}", f"{src.kind} {src.state}: {src.frames} frames, {src.dropped} dropped "
+                      f"{src.last_error}")  # fmt: skip
+    for st in s.strategies:
+        table.add_row(f"strategy {st.name}", f"matched {st.matched}, selected {st.selected}")
+    Console().print(table)
+    return 0
+
+
+def run_ctl(args: argparse.Namespace) -> int:
+    """Run one control action."""
+    client = _client(args)
+    action = args.ctl_command
+    try:
+        if action == "pause":
+            print("paused" if client.pause() else "running")
+        elif action == "resume":
+            print("paused" if client.resume() else "running")
+        elif action == "reload":
+            print(client.reload_config().origin)
+        elif action == "get-config":
+            print(json.dumps(client.get_config(), indent=2))
+        elif action == "set-config":
+            doc = None if args.file == "-" else json.loads(Path(args.file).read_text())
+            print(client.set_config(doc).origin)
+        elif action == "models":
+            for m in client.list_models():
+                print(f"{'*' if m.loaded else ' '} {m.model_id}")
+        elif action == "load-model":
+            print(f"loaded {client.load_model(args.model_id).model_id}")
+        elif action == "unload-model":
+            print(f"unloaded {client.unload_model().model_id}")
+        elif action == "spool-stats":
+            print(client.spool_stats())
+        elif action == "flush":
+            print(client.flush_spool(args.timeout))
+        elif action == "purge":
+            print(client.purge_spool(args.all))
+        elif action == "infer":
+            r = client.infer(args.image.read_bytes(), "ctl", args.submit)
+            print(json.dumps({"prediction": json.loads(r.prediction_json), "matched": list(r.matched_strategies),
+                              "selected": r.selected_strategy}, indent=2))  # fmt: skip
+        elif action == "watch":
+            for event in client.watch_events():
+                print(f"{event.time_s:.3f} {event.kind} {event.source_id} {event.detail}", flush=True)
+    except grpc.RpcError as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.close()
+    return 0

@@ -1,0 +1,93 @@
+"""``framesift run [--config agent.toml]``: the long-running edge agent.
+
+Lifecycle: SIGTERM/SIGINT → stop sources, finish the batch in flight, spool every
+selected frame, exit within 10 s. SIGHUP → re-read the TOML (an invalid file is
+reported and ignored) and restart the pipeline in-process; the control socket
+stays up. Under systemd (``NOTIFY_SOCKET``): READY=1 once serving, WATCHDOG=1 only
+while the inference loop makes progress, STOPPING=1 on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.control.server import build_server, set_serving
+from agent.daemon.agent import Agent
+from agent.daemon.settings import AgentSettings, load_settings
+from agent.daemon.systemd import sd_notify, watchdog_interval_s
+from agent.errors import ConfigError
+
+logger = logging.getLogger("framesift.run")
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``run``."""
+    p = sub.add_parser("run", help="run the agent daemon (see examples/agent.toml)")
+    p.add_argument("--config", type=Path, default=None, help="agent TOML (default: built-in defaults)")
+    p.add_argument("--check", action="store_true", help="validate the TOML and exit")
+    p.set_defaults(run=run)
+
+
+def _start(settings: AgentSettings) -> Agent:
+    agent = Agent(settings)
+    agent.start()
+    return agent
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT."""
+    t0 = time.monotonic()
+    settings = load_settings(args.config)
+    if args.check:
+        print(f"valid: {args.config or 'built-in defaults'}")
+        return 0
+    logging.getLogger().setLevel(settings.agent.log_level.upper())
+    stop, reload = threading.Event(), threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())
+    agent = _start(settings)
+    server, health = build_server(agent, settings.control_listen, settings.control)
+    server.start()
+    set_serving(health, True)
+    ready_s = time.monotonic() - t0
+    sd_notify(f"READY=1\nSTATUS=serving on {settings.control_listen}")
+    print(f"framesift ready in {ready_s:.2f} s; control {settings.control_listen}", flush=True)
+    wd = watchdog_interval_s()
+    try:
+        while not stop.wait(min(0.5, wd or 0.5)):
+            if wd and agent.loop.healthy():
+                sd_notify("WATCHDOG=1")
+            if reload.is_set():
+                reload.clear()
+                agent = _reload(args.config, agent, settings, server)
+    finally:
+        t_stop = time.monotonic()
+        sd_notify("STOPPING=1")
+        set_serving(health, False)
+        agent.stop(timeout_s=8.0)
+        server.stop(grace=0.5).wait(1.0)
+        logger.warning("stopped in %.2f s", time.monotonic() - t_stop)
+    return 0
+
+
+def _reload(path: Path | None, agent: Agent, settings: AgentSettings, server: Any) -> Agent:
+    try:
+        new_settings = load_settings(path)
+    except ConfigError as exc:
+        logger.error("SIGHUP: keeping the running configuration, the new one is invalid: %s", exc)
+        return agent
+    if new_settings.control != settings.control:
+        logger.warning("SIGHUP: [control] changes need a restart; other sections are reloaded")
+    logger.warning("SIGHUP: reloading %s", path or "built-in defaults")
+    agent.stop(timeout_s=8.0)
+    new_agent = _start(new_settings)
+    for handler in getattr(server, "_framesift_servicers", []):
+        handler.agent = new_agent
+    return new_agent

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the agent (own registry; served on ``[metrics] listen``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class AgentMetrics:
+    """All counters, gauges and histograms the agent exports."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.frames_in = Counter("framesift_frames_in", "Frames received from sources", ["source"], registry=r)
+        self.frames_inferred = Counter("framesift_frames_inferred", "Frames run through the model", registry=r)
+        self.frames_dropped = Counter("framesift_frames_dropped", "Frames dropped (queues, spool)", ["reason"],
+                                      registry=r)  # fmt: skip
+        self.selected = Counter("framesift_frames_selected", "Frames selected", ["strategy"], registry=r)
+        self.limited = Counter("framesift_frames_limited", "Matched frames refused by limits", ["kind"], registry=r)
+        self.deduplicated = Counter("framesift_frames_near_duplicate", "Near-duplicates dropped", registry=r)
+        self.spooled = Counter("framesift_frames_spooled", "Frames accepted into the spool", registry=r)
+        self.uploaded = Counter("framesift_frames_uploaded", "Upload outcomes", ["outcome"], registry=r)
+        self.spool_bytes = Gauge("framesift_spool_bytes", "Bytes in the spool", registry=r)
+        self.spool_frames = Gauge("framesift_spool_frames", "Frames in the spool", registry=r)
+        self.sync_age = Gauge("framesift_config_sync_age_seconds", "Seconds since the last config sync", registry=r)
+        self.online = Gauge("framesift_destination_online", "1 when uploads go through", registry=r)
+        self.batch_size = Histogram("framesift_batch_size", "Frames per inference batch",
+                                    buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)  # fmt: skip
+        latency_buckets = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+        self.batch_latency = Histogram("framesift_batch_seconds", "Inference batch latency",
+                                       buckets=latency_buckets, registry=r)  # fmt: skip
+        self.queue_wait = Histogram("framesift_batching_wait_seconds", "Time a frame waited for its batch",
+                                    buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1), registry=r)  # fmt: skip
+
+    def serve(self, listen: str) -> None:
+        """Start the HTTP endpoint on HOST:PORT (a daemon thread of prometheus_client)."""
+        host, _, port = listen.rpartition(":")
+        start_http_server(int(port), addr=host or "127.0.0.1", registry=self.registry)

@@ -1,0 +1,149 @@
+"""AgentSettings: the daemon's TOML configuration (every field has a default).
+
+``framesift run`` with no file uses the defaults: the stub model, no sources but
+gRPC submissions, a local hub at http://127.0.0.1:9200 as destination, control
+on a Unix socket in the state directory. See ``examples/agent.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.errors import ConfigError, ConfigIssue
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _default_state_dir() -> Path:
+    for env in ("FRAMESIFT_STATE_DIR", "STATE_DIRECTORY"):
+        if os.environ.get(env):
+            return Path(os.environ[env].split(":")[0])
+    return Path.home() / ".local" / "state" / "framesift"
+
+
+class AgentSection(_Section):
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    models_dir: Path | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class ModelSection(_Section):
+    id: str = "framesift/0"
+    providers: str = "auto"
+    batch_size: int = Field(8, ge=1, le=256)
+    max_delay_ms: float = Field(50.0, ge=0)
+    confidence: float = Field(0.25, ge=0, le=1)
+    iou: float = Field(0.45, ge=0, le=1)
+    threads: int = Field(0, ge=0)
+    trt_cache_dir: Path | None = None
+    trt_fp16: bool = False
+    stuck_timeout_s: float = Field(60.0, gt=0)
+    stub_task: Literal["object-detection", "instance-segmentation", "classification",
+                       "keypoint-detection"] = "object-detection"  # fmt: skip
+
+
+class DestinationSection(_Section):
+    url: str = "http://127.0.0.1:9200"
+    workspace: str = "default"
+    project: str = "framesift"
+    api_key_file: Path | None = None
+    sync_interval_s: float = Field(60.0, gt=0)
+    upload_concurrency: int = Field(2, ge=1, le=32)
+    max_bytes_per_s: float = Field(0.0, ge=0)
+    backoff_cap_s: float = Field(300.0, gt=0)
+
+
+class ActiveLearningSection(_Section):
+    config_file: Path | None = None
+    redis_url: str | None = None
+    seed: int | None = None
+
+
+class SpoolSection(_Section):
+    max_mb: float = Field(2048.0, gt=0)
+    max_count: int = Field(100_000, ge=1)
+    overflow: Literal["drop_oldest", "reject_new"] = "drop_oldest"
+    max_age_h: float = Field(0.0, ge=0)
+
+
+class ControlSection(_Section):
+    listen: str = ""  # default unix:<state_dir>/control.sock
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    token_file: Path | None = None
+    max_message_mb: float = Field(16.0, gt=0)
+
+
+class MetricsSection(_Section):
+    listen: str = "127.0.0.1:9464"  # "" disables
+
+
+class SourceSection(_Section):
+    type: Literal["folder", "video", "stream"]
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    path: str = Field(min_length=1, description="folder, video file or stream URL")
+    poll_interval_s: float = Field(1.0, gt=0)
+    settle_ms: float = Field(500.0, ge=0)
+    fps: float = Field(0.0, ge=0)
+    every_nth: int = Field(1, ge=1)
+    queue_size: int = Field(32, ge=1)
+    loop: bool = False
+
+
+class AgentSettings(_Section):
+    """The whole TOML document."""
+
+    agent: AgentSection = Field(default_factory=AgentSection)
+    model: ModelSection = Field(default_factory=ModelSection)
+    destination: DestinationSection = Field(default_factory=DestinationSection)
+    active_learning: ActiveLearningSection = Field(default_factory=ActiveLearningSection)
+    spool: SpoolSection = Field(default_factory=SpoolSection)
+    control: ControlSection = Field(default_factory=ControlSection)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
+    sources: list[SourceSection] = Field(default_factory=list)
+
+    @property
+    def control_listen(self) -> str:
+        """The control address, defaulting to a Unix socket in the state directory."""
+        return self.control.listen or f"unix:{self.agent.state_dir / 'control.sock'}"
+
+
+def load_settings(path: Path | None) -> AgentSettings:
+    """Read and validate a TOML file (None → all defaults).
+
+    Raises:
+        ConfigError: unreadable TOML or invalid fields, each with its path.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read: {exc}", source=str(path)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+    try:
+        settings = AgentSettings.model_validate(data)
+    except ValidationError as exc:
+        issues = [ConfigIssue("$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]),
+                              "unknown key" if e["type"] == "extra_forbidden" else e["msg"])
+                  for e in exc.errors(include_url=False)]  # fmt: skip
+        raise ConfigError(issues, source=str(path) if path else None) from None
+    ids = [s.id for s in settings.sources]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ConfigError([ConfigIssue("$.sources", f"duplicate source ids: {', '.join(dupes)}")],
+                          source=str(path) if path else None)  # fmt: skip
+    return settings

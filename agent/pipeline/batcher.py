@@ -1,0 +1,141 @@
+"""DynamicBatcher: frames from many sources → batches for the model.
+
+A batch is flushed when ``max_batch_size`` frames are waiting or when the oldest
+waiting frame has waited ``max_delay_ms``. Frames are taken round-robin across
+sources so a busy camera cannot starve a quiet one. Each source has a bounded
+queue: live streams use ``drop_oldest`` (the newest frame matters; drops are
+counted), host-app submissions use ``block`` with a timeout so a caller is told
+"busy" instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+from agent.sources.frame import Frame
+
+
+@dataclass
+class SourceQueue:
+    """One source's queue and counters."""
+
+    maxlen: int
+    policy: str  # drop_oldest | block
+    frames: deque[Frame]
+    accepted: int = 0
+    dropped: int = 0
+
+
+class DynamicBatcher:
+    """Thread-safe; any number of producers, one consumer."""
+
+    def __init__(self, max_batch_size: int = 8, max_delay_ms: float = 50.0, default_queue_size: int = 64) -> None:
+        if max_batch_size < 1 or max_delay_ms < 0:
+            raise ValueError("max_batch_size must be >= 1 and max_delay_ms >= 0")
+        self.max_batch_size = max_batch_size
+        self.max_delay_s = max_delay_ms / 1000.0
+        self.default_queue_size = default_queue_size
+        self._queues: OrderedDict[str, SourceQueue] = OrderedDict()
+        self._cond = threading.Condition()
+        self._rr = 0
+
+    def register(self, source_id: str, queue_size: int | None = None, policy: str = "drop_oldest") -> None:
+        """Declare a source (optional: unknown sources get the default queue)."""
+        if policy not in ("drop_oldest", "block"):
+            raise ValueError(f"policy must be drop_oldest or block, got {policy!r}")
+        with self._cond:
+            size = queue_size or self.default_queue_size
+            self._queues.setdefault(source_id, SourceQueue(size, policy, deque()))
+
+    def _queue(self, source_id: str) -> SourceQueue:
+        q = self._queues.get(source_id)
+        if q is None:
+            q = self._queues[source_id] = SourceQueue(self.default_queue_size, "drop_oldest", deque())
+        return q
+
+    def put(self, frame: Frame, timeout_s: float = 0.0) -> bool:
+        """Enqueue a frame. ``drop_oldest`` never blocks; ``block`` waits up to ``timeout_s``.
+
+        Returns False when a ``block`` queue stayed full (the caller should report busy).
+        """
+        with self._cond:
+            q = self._queue(frame.source_id)
+            if len(q.frames) >= q.maxlen:
+                if q.policy == "drop_oldest":
+                    q.frames.popleft()
+                    q.dropped += 1
+                else:
+                    deadline = time.monotonic() + timeout_s
+                    while len(q.frames) >= q.maxlen:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            q.dropped += 1
+                            return False
+                        self._cond.wait(remaining)
+            frame.enqueued_mono = time.monotonic()
+            q.frames.append(frame)
+            q.accepted += 1
+            self._cond.notify_all()
+            return True
+
+    def pending(self) -> int:
+        """Frames waiting in all queues."""
+        with self._cond:
+            return sum(len(q.frames) for q in self._queues.values())
+
+    def _oldest(self) -> float | None:
+        heads = [q.frames[0].enqueued_mono for q in self._queues.values() if q.frames]
+        return min(heads) if heads else None
+
+    def next_batch(self, stop: threading.Event, idle_wait_s: float = 0.5) -> list[Frame]:
+        """Block until a batch is due (or ``idle_wait_s`` passes with nothing: returns [])."""
+        with self._cond:
+            deadline_idle = time.monotonic() + idle_wait_s
+            while not stop.is_set():
+                oldest = self._oldest()
+                total = sum(len(q.frames) for q in self._queues.values())
+                now = time.monotonic()
+                if oldest is not None and (total >= self.max_batch_size or now - oldest >= self.max_delay_s):
+                    return self._take()
+                if oldest is None:
+                    if now >= deadline_idle:
+                        return []
+                    self._cond.wait(deadline_idle - now)
+                else:
+                    self._cond.wait(max(0.0005, oldest + self.max_delay_s - now))
+            return self._take() if stop.is_set() else []
+
+    def drain(self) -> list[Frame]:
+        """Everything waiting, in fair order (shutdown)."""
+        with self._cond:
+            out: list[Frame] = []
+            while any(q.frames for q in self._queues.values()):
+                out.extend(self._take())
+            return out
+
+    def _take(self) -> list[Frame]:
+        batch: list[Frame] = []
+        names = list(self._queues)
+        if not names:
+            return batch
+        i = self._rr % len(names)
+        idle_rounds = 0
+        while len(batch) < self.max_batch_size and idle_rounds < len(names):
+            q = self._queues[names[i]]
+            if q.frames:
+                batch.append(q.frames.popleft())
+                idle_rounds = 0
+            else:
+                idle_rounds += 1
+            i = (i + 1) % len(names)
+        self._rr = i
+        self._cond.notify_all()  # room for blocked producers
+        return batch
+
+    def stats(self) -> dict[str, tuple[int, int, int]]:
+        """source → (accepted, dropped, waiting)."""
+        with self._cond:
+            return {k: (q.accepted, q.dropped, len(q.frames)) for k, q in self._queues.items()}

@@ -1,0 +1,61 @@
+"""Source threads: each reads frames and puts them into the batcher until stopped."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from agent.pipeline.batcher import DynamicBatcher
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceState:
+    """What ``GetStatus`` reports about a source."""
+
+    id: str
+    kind: str
+    state: str = "starting"
+    frames: int = 0
+    last_error: str = ""
+
+
+class SourceThread:
+    """Base: owns a thread with a stop event; subclasses implement ``run_loop``."""
+
+    kind = "source"
+
+    def __init__(self, source_id: str, batcher: DynamicBatcher) -> None:
+        self.id = source_id
+        self.batcher = batcher
+        self.status = SourceState(source_id, self.kind)
+        self.stop_event = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=f"source-{source_id}", daemon=True)
+
+    def start(self) -> None:
+        """Start reading."""
+        self._thread.start()
+
+    def _main(self) -> None:
+        try:
+            self.status.state = "running"
+            self.run_loop()
+            if self.status.state == "running":
+                self.status.state = "finished"
+        except Exception as exc:  # a source must never take the agent down
+            logger.exception("source %s failed", self.id)
+            self.status.state, self.status.last_error = "error", str(exc)
+
+    def run_loop(self) -> None:
+        """Read until ``stop_event`` is set."""
+        raise NotImplementedError
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask the thread to stop and wait at most ``timeout_s``."""
+        self.stop_event.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                logger.warning("source %s did not stop within %.1f s", self.id, timeout_s)

@@ -1,0 +1,28 @@
+"""Frame: one decoded image from a source, on its way to the batcher."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass
+class Frame:
+    """A frame and where it came from.
+
+    Attributes:
+        source_id: the source (folder, camera, gRPC client) it belongs to.
+        frame_id: file path, stream frame number, or the id a host app gave.
+        image: (H, W, 3) uint8 BGR.
+        enqueued_mono: monotonic time it entered the batcher (set by the batcher).
+        captured_wall: wall-clock capture time.
+    """
+
+    source_id: str
+    frame_id: str
+    image: NDArray[np.uint8]
+    enqueued_mono: float = 0.0
+    captured_wall: float = field(default_factory=time.time)

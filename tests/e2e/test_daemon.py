@@ -1,0 +1,223 @@
+"""The daemon end to end: real processes (daemon, hub), real gRPC channels, real signals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sqlite3
+import time
+
+import cv2
+import grpc
+import httpx
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from agent.spool.disk_spool import DiskSpool
+from tests.daemon_process import DaemonProcess, daemon_env, wait_until, write_toml
+from tests.factories import al_config
+from tests.hub_process import API_KEY, HubProcess
+
+ALL = al_config({"name": "everything", "type": "random", "traffic_percentage": 1.0})
+
+
+def hub_count(hub: HubProcess, project: str = "daemon") -> int:
+    path = hub.data_dir / "index.sqlite"
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM images WHERE project = ?", (project,)).fetchone()[0])
+    finally:
+        db.close()
+
+
+def set_hub_config(hub: HubProcess, config: dict) -> None:
+    r = httpx.post(f"{hub.url}/ws/daemon/active_learning", params={"api_key": API_KEY}, json={"config": config})
+    assert r.status_code == 200, r.text
+
+
+@pytest.fixture
+def hub(tmp_path):
+    process = HubProcess(tmp_path / "hub").start()
+    yield process
+    process.stop()
+
+
+def test_folder_source_to_hub_and_config_sync(tmp_path, hub, models_dir, data_dir):
+    set_hub_config(hub, ALL)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url=hub.url, sources=f"""
+[[sources]]
+type = "folder"
+id = "inbox"
+path = "{inbox}"
+poll_interval_s = 0.2
+settle_ms = 200
+""")  # fmt: skip
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    try:
+        assert wait_until(lambda: client.status().config_origin == "remote", 10)
+        for name in ("astronaut.jpg", "rocket.jpg", "coffee.jpg"):
+            shutil.copy(data_dir / name, inbox / name)
+        (inbox / "partial.jpg").write_bytes((data_dir / "grace_hopper.jpg").read_bytes()[:1000])  # being written
+        assert wait_until(lambda: hub_count(hub) == 3, 30), daemon.lines[-20:]
+        # the writer finishes the file: it is then read whole
+        shutil.copy(data_dir / "grace_hopper.jpg", inbox / "partial.jpg")
+        assert wait_until(lambda: hub_count(hub) == 4, 30)
+        status = client.status()
+        assert status.sources[0].id == "inbox" and status.sources[0].frames == 4
+        assert status.strategies[0].selected == 4
+        # a config changed at the hub applies within one sync interval (1 s)
+        set_hub_config(hub, {"enabled": False})
+        assert wait_until(lambda: client.get_config() == {"enabled": False}, 3)
+        # an invalid remote config keeps the previous one and is reported
+        with sqlite3.connect(hub.data_dir / "index.sqlite") as db:  # bypass the hub's validation
+            db.execute("UPDATE configs SET config = ?, etag = '\"x\"'", (json.dumps({"enabled": 3}),))
+        assert wait_until(lambda: client.status().last_sync_result.startswith("invalid"), 4)
+        assert client.get_config() == {"enabled": False}
+    finally:
+        client.close()
+        daemon.stop()
+    # restart: already-processed files are not read again
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    try:
+        time.sleep(1.0)
+        assert client.status().sources[0].frames == 0
+    finally:
+        client.close()
+        daemon.stop()
+
+
+def test_hub_down_at_start_uses_last_good_config(tmp_path, hub, models_dir):
+    set_hub_config(hub, ALL)
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url=hub.url)
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    assert wait_until(lambda: client.status().config_origin == "remote", 10)
+    client.close()
+    daemon.stop()
+    hub.stop()
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    try:
+        assert wait_until(lambda: client.status().last_sync_result.startswith("offline"), 10)
+        status = client.status()
+        assert status.config_origin == "last-good" and status.active_learning_enabled
+        assert client.get_config()["sampling_strategies"][0]["name"] == "everything"
+    finally:
+        client.close()
+        daemon.stop()
+
+
+def _frames(data_dir, n):
+    photos = [(data_dir / p).read_bytes() for p in ("astronaut.jpg", "rocket.jpg", "coffee.jpg", "grace_hopper.jpg")]
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        image = cv2.imdecode(np.frombuffer(photos[i % 4], np.uint8), cv2.IMREAD_COLOR)
+        image = np.clip(image.astype(np.int16) + rng.integers(-20, 20), 0, 255).astype(np.uint8)  # distinct bytes
+        out.append((cv2.imencode(".jpg", image)[1].tobytes(), "host-app", f"f{i}"))
+    return out
+
+
+def test_kill9_then_restart_loses_nothing(tmp_path, models_dir, data_dir):
+    hub = HubProcess(tmp_path / "hub")  # down while frames are selected
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url=hub.url)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "al-override.json").write_text(json.dumps(ALL))
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    reply = client.submit_frames(_frames(data_dir, 12))
+    assert reply.accepted == 12
+    assert wait_until(lambda: client.status().spool.count == 12, 20)
+    client.close()
+    daemon.kill()  # SIGKILL with 12 frames selected and not uploaded
+    hub.start()
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    try:
+        assert wait_until(lambda: hub_count(hub) == 12, 30)
+    finally:
+        daemon.stop()
+        hub.stop()
+
+
+def test_sigterm_drains_into_the_spool(tmp_path, models_dir, data_dir):
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url="http://127.0.0.1:9")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "al-override.json").write_text(json.dumps(ALL))
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    assert client.submit_frames(_frames(data_dir, 20)).accepted == 20
+    client.close()
+    t = time.monotonic()
+    daemon.signal(signal.SIGTERM)  # at once: frames are still queued / in flight
+    assert daemon.wait(15) == 0
+    assert time.monotonic() - t < 10
+    spool = DiskSpool(tmp_path / "state" / "spool", read_only=True)
+    try:
+        assert spool.stats().count == 20  # every accepted frame was selected and spooled
+    finally:
+        spool.close()
+
+
+def test_video_file_source(tmp_path, models_dir, data_dir):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    base = cv2.resize(cv2.imread(str(data_dir / "astronaut.jpg")), (320, 240))
+    for i in range(30):
+        writer.write(np.roll(base, i * 3, axis=1))
+    writer.release()
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url="http://127.0.0.1:9", sources=f"""
+[[sources]]
+type = "video"
+id = "clip"
+path = "{video}"
+every_nth = 3
+queue_size = 64
+""")  # fmt: skip
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    try:
+        assert wait_until(lambda: client.status().frames_inferred == 10, 20), client.status()
+        src = client.status().sources[0]
+        assert (src.kind, src.state, src.frames) == ("video", "finished", 10)
+    finally:
+        client.close()
+        daemon.stop()
+
+
+def test_tcp_without_tls_is_refused(tmp_path, models_dir):
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url="http://127.0.0.1:9",
+                     model="x/0", control='[control]\nlisten = "tcp:127.0.0.1:0"')  # fmt: skip
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start(expect_ready=False)
+    assert daemon.wait(30) != 0
+    text = "".join(daemon.lines)
+    assert "$.control.tls_cert" in text and "$.control.token_file" in text
+
+
+def test_health_and_reflection(tmp_path, models_dir):
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url="http://127.0.0.1:9", model="x/0")
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    channel = grpc.insecure_channel(f"unix:{tmp_path / 'state' / 'control.sock'}")
+    try:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "framesift.control.v1.Control"):
+            reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                                              timeout=5)  # fmt: skip
+        names = {s.name for r in responses for s in r.list_services_response.service}
+        assert {"framesift.control.v1.Control", "grpc.health.v1.Health"} <= names
+        mode = (tmp_path / "state" / "control.sock").stat().st_mode & 0o777
+        assert mode == 0o660
+    finally:
+        channel.close()
+        daemon.stop()

@@ -1,0 +1,49 @@
+"""Agent TOML settings and sd_notify."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from agent.daemon.settings import load_settings
+from agent.daemon.systemd import sd_notify
+from agent.errors import ConfigError
+
+
+def test_defaults_and_example(tmp_path):
+    s = load_settings(None)
+    assert s.model.id == "framesift/0" and s.destination.sync_interval_s == 60
+    assert s.control_listen.startswith("unix:")
+    example = load_settings(__import__("pathlib").Path(__file__).parents[3] / "examples" / "agent.toml")
+    assert example.sources[0].type == "folder"
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("[model]\nbatch_size = 0\n", "$.model.batch_size"),
+        ("[model]\nbatchsize = 4\n", "$.model.batchsize"),
+        ("[[sources]]\ntype = 'webcam'\nid = 'a'\npath = 'x'\n", "$.sources[0].type"),
+        ("[[sources]]\ntype = 'folder'\nid = 'a b'\npath = 'x'\n", "$.sources[0].id"),
+        ("[[sources]]\ntype='folder'\nid='a'\npath='x'\n[[sources]]\ntype='folder'\nid='a'\npath='y'\n", "$.sources"),
+        ("not toml [", "$"),
+    ],
+)
+def test_invalid_settings_name_the_field(tmp_path, text, path):
+    f = tmp_path / "agent.toml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(f)
+    assert path in [i.path for i in info.value.issues]
+
+
+def test_sd_notify(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert sd_notify("READY=1") is False
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        assert sd_notify("READY=1")
+        assert sock.recv(100) == b"READY=1"
