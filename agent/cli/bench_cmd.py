@@ -47,6 +47,43 @@ def add_parser(sub: Any) -> None:
     qp.add_argument("--dir", type=Path, default=None, help="filesystem to measure (default: the temp dir)")
     qp.add_argument("--no-drain", action="store_true", help="skip the hub drain measurement")
     qp.set_defaults(run=run_spool)
+    bp = bsub.add_parser("batcher", help="added batching latency with simulated streams")
+    bp.add_argument("--streams", type=int, default=4)
+    bp.add_argument("--fps", type=float, default=15.0)
+    bp.add_argument("--max-delay-ms", type=float, default=20.0)
+    bp.add_argument("--seconds", type=float, default=6.0)
+    bp.set_defaults(run=run_batcher)
+    dp = bsub.add_parser("daemon", help="cold start to READY, idle CPU and RSS of `framesift run`")
+    dp.add_argument("--model", default="nudenet/1")
+    dp.add_argument("--idle-s", type=float, default=10.0)
+    dp.set_defaults(run=run_daemon)
+
+
+def run_batcher(args: argparse.Namespace) -> int:
+    """Print batching latency percentiles against the max_delay budget."""
+    from agent.bench.daemon_bench import run_batcher_bench
+
+    r = run_batcher_bench(args.streams, args.fps, args.max_delay_ms, args.seconds)
+    table = Table(title=f"bench batcher: {r.streams} streams x {r.fps:g} fps, max_delay_ms={r.max_delay_ms:g}")
+    for col in ("frames", "mean batch", "p50 ms", "p99 ms", "max ms", "p99 - max_delay"):
+        table.add_column(col, justify="right")
+    table.add_row(str(r.frames), f"{r.mean_batch:.2f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}", f"{r.max_ms:.1f}",
+                  f"{r.p99_ms - r.max_delay_ms:+.1f} ms")  # fmt: skip
+    Console().print(table)
+    return 0
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    """Print cold start, idle CPU and RSS."""
+    from agent.bench.daemon_bench import run_daemon_bench
+
+    r = run_daemon_bench(args.model, args.idle_s)
+    table = Table(title=f"bench daemon: framesift run with {r.model_id} (CPU)")
+    for col in ("cold start to READY", "idle CPU", "RSS"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{r.ready_s:.2f} s", f"{r.idle_cpu_percent:.2f} %", f"{r.rss_mb:.0f} MiB")
+    Console().print(table)
+    return 0
 
 
 def run_spool(args: argparse.Namespace) -> int:

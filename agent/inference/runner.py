@@ -58,6 +58,8 @@ class RunnerOptions:
         intra_op_threads: threads inside one operator (0 = onnxruntime default).
         inter_op_threads: threads across operators (0 = onnxruntime default).
         device_id: GPU index for CUDA/TensorRT.
+        cpu_mem_arena: keep onnxruntime's CPU arena (holds peak activation memory for the process
+            lifetime; off by default: an edge agent is idle most of the time).
         allow_spinning: let idle onnxruntime worker threads busy-wait. Off by default: on a
             small edge CPU spinning threads steal the cores that decode the next batch.
     """
@@ -69,6 +71,7 @@ class RunnerOptions:
     inter_op_threads: int = 0
     device_id: int = 0
     allow_spinning: bool = False
+    cpu_mem_arena: bool = False
     extra_session_config: dict[str, str] = field(default_factory=dict)
 
 
@@ -137,6 +140,7 @@ class OnnxRunner:
             so.intra_op_num_threads = self.options.intra_op_threads
         if self.options.inter_op_threads:
             so.inter_op_num_threads = self.options.inter_op_threads
+        so.enable_cpu_mem_arena = self.options.cpu_mem_arena
         if not self.options.allow_spinning:
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             so.add_session_config_entry("session.inter_op.allow_spinning", "0")
