@@ -100,8 +100,11 @@ def run_daemon_bench(model_id: str, idle_s: float = 10.0) -> DaemonBenchResult:
     """Start ``framesift run`` with ``model_id``, time READY, then measure idle CPU and RSS."""
     with tempfile.TemporaryDirectory(prefix="framesift-bench-daemon-") as tmp:
         cfg = Path(tmp) / "agent.toml"
-        cfg.write_text(f'[agent]\nstate_dir = "{tmp}/state"\n[model]\nid = "{model_id}"\n'
-                       '[destination]\nurl = "http://127.0.0.1:9"\nsync_interval_s = 60\n[metrics]\nlisten = ""\n')  # fmt: skip
+        cfg.write_text(
+            f'[agent]\nstate_dir = "{tmp}/state"\n[model]\nid = "{model_id}"\n'
+            '[destination]\nurl = "http://127.0.0.1:9"\nsync_interval_s = 60\n'
+            '[metrics]\nlisten = ""\n'
+        )
         t0 = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "--config", str(cfg)],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
