@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-out
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all venv system-deps models lint typecheck test test-fast demo bench proto clean
+.PHONY: all venv system-deps models lint typecheck test test-fast demo bench proto deb clean
 
 all: test
 
@@ -48,6 +48,13 @@ demo: venv models
 
 bench: venv models
 	$(VENV)/bin/framesift bench inference --model nudenet/1 --images tests/data/astronaut.jpg tests/data/grace_hopper.jpg tests/data/rocket.jpg tests/data/coffee.jpg
+
+ARCH ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+PYVER ?= $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3.11)
+
+# .deb with the app in /opt/framesift (ARCH=arm64 PYVER=3.10 for Jetson / JetPack 6)
+deb: venv
+	PYTHON=$(PY) bash packaging/build-deb.sh $(ARCH) $(PYVER) dist
 
 # regenerate the checked-in gRPC code (tests/contract/test_proto_current.py fails when it drifts)
 proto: venv

@@ -18,7 +18,12 @@ from agent.control.client import ControlClient
 def _target_default() -> str:
     from agent.daemon.settings import _default_state_dir
 
-    return os.environ.get("FRAMESIFT_CONTROL", f"unix:{_default_state_dir() / 'control.sock'}")
+    if os.environ.get("FRAMESIFT_CONTROL"):
+        return os.environ["FRAMESIFT_CONTROL"]
+    packaged = Path("/run/framesift/control.sock")  # the systemd unit's RuntimeDirectory
+    if packaged.exists() and not os.environ.get("FRAMESIFT_STATE_DIR"):
+        return f"unix:{packaged}"
+    return f"unix:{_default_state_dir() / 'control.sock'}"
 
 
 def _add_target(p: argparse.ArgumentParser) -> None:

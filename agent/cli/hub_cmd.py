@@ -6,6 +6,8 @@ import argparse
 import logging
 import os
 import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +65,34 @@ def run_server(args: argparse.Namespace) -> int:
     app = create_app(storage, keys, require_auth=not args.insecure_no_auth,
                      max_body_bytes=int(args.max_upload_mb * 1024 * 1024))  # fmt: skip
     print(f"framesift hub serving {args.data} on http://{host}:{port}/", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    notifier = threading.Thread(target=_notify_systemd, args=(server, host, port), daemon=True)
+    notifier.start()
+    server.run()
     storage.close()
     return 0
+
+
+def _notify_systemd(server: Any, host: str, port: int) -> None:
+    """READY=1 once uvicorn serves; WATCHDOG=1 only while /healthz answers."""
+    import httpx
+
+    from agent.daemon.systemd import sd_notify, watchdog_interval_s
+
+    while not server.started and not server.should_exit:
+        time.sleep(0.05)
+    if server.should_exit:
+        return
+    sd_notify("READY=1")
+    interval = watchdog_interval_s()
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/healthz"  # noqa: S104
+    while interval and not server.should_exit:
+        try:
+            if httpx.get(url, timeout=interval).status_code == 200:
+                sd_notify("WATCHDOG=1")
+        except httpx.HTTPError:
+            logger.warning("hub health check failed; not feeding the systemd watchdog")
+        time.sleep(interval)
 
 
 def run_export(args: argparse.Namespace) -> int:
