@@ -85,7 +85,7 @@ def _notify_systemd(server: Any, host: str, port: int) -> None:
         return
     sd_notify("READY=1")
     interval = watchdog_interval_s()
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/healthz"  # noqa: S104
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/healthz"
     while interval and not server.should_exit:
         try:
             if httpx.get(url, timeout=interval).status_code == 200:
