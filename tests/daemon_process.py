@@ -25,6 +25,7 @@ def write_toml(
     sources: str = "",
     control: str = "",
     extra: str = "",
+    metrics: str = "",
 ) -> Path:
     path.write_text(f"""
 [agent]
@@ -41,7 +42,7 @@ project = "daemon"
 sync_interval_s = {sync_s}
 backoff_cap_s = 1
 [metrics]
-listen = ""
+listen = "{metrics}"
 {control}
 {extra}
 {sources}
