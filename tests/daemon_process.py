@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -11,6 +10,7 @@ import time
 from pathlib import Path
 
 from agent.control.client import ControlClient
+from tests.processes import kill_process, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,17 +101,11 @@ class DaemonProcess:
         return self.proc.wait(timeout_s)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        """SIGKILL, as a crash."""
+        kill_process(self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.proc, 15)
 
 
 def wait_until(predicate, timeout_s: float = 20.0, interval_s: float = 0.1) -> bool:
