@@ -159,8 +159,10 @@ def _paths(doc, prefix=()):
 ALL_PATHS = [p for p in _paths(FULL) if p]
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(ALL_PATHS), value=json_value, kind=st.sampled_from(["replace", "extra"]))
+# about 1,600 of the 2,400 examples add an unknown key (always invalid); the others replace a value,
+# which is invalid unless the new value happens to fit. None may raise anything but ConfigError.
+@settings(max_examples=2400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(ALL_PATHS), value=json_value, kind=st.sampled_from(["replace", "extra", "extra"]))
 def test_fuzzed_configs_raise_config_error_with_a_path(path, value, kind):
     doc = copy.deepcopy(FULL)
     if kind == "extra":
