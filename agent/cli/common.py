@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agent.inference.postprocess.params import PostprocessParams
 from agent.inference.registry import ModelRegistry, default_models_dir
-from agent.inference.runner import RunnerOptions
+from agent.inference.runner import RunnerOptions, parse_providers
 
 
 def unit_interval(text: str) -> float:
@@ -68,10 +68,7 @@ def registry_from(args: argparse.Namespace) -> ModelRegistry:
 
 def runner_options_from(args: argparse.Namespace) -> RunnerOptions:
     """RunnerOptions from the parsed arguments."""
-    providers: str | list[str] = args.providers
-    if isinstance(providers, str) and providers.lower() != "auto":
-        providers = [p.strip() for p in providers.split(",") if p.strip()]
-    return RunnerOptions(providers=providers, trt_cache_dir=args.trt_cache,
+    return RunnerOptions(providers=parse_providers(args.providers), trt_cache_dir=args.trt_cache,
                          trt_fp16=args.fp16, intra_op_threads=args.threads)  # fmt: skip
 
 

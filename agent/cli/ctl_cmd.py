@@ -16,14 +16,14 @@ from agent.control.client import ControlClient
 
 
 def _target_default() -> str:
-    from agent.daemon.settings import _default_state_dir
+    from agent.daemon.settings import default_state_dir
 
     if os.environ.get("FRAMESIFT_CONTROL"):
         return os.environ["FRAMESIFT_CONTROL"]
     packaged = Path("/run/framesift/control.sock")  # the systemd unit's RuntimeDirectory
     if packaged.exists() and not os.environ.get("FRAMESIFT_STATE_DIR"):
         return f"unix:{packaged}"
-    return f"unix:{_default_state_dir() / 'control.sock'}"
+    return f"unix:{default_state_dir() / 'control.sock'}"
 
 
 def _add_target(p: argparse.ArgumentParser) -> None:

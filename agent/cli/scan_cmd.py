@@ -22,6 +22,7 @@ from agent.cli.common import (
 )
 from agent.cli.sample_cmd import print_selection_table
 from agent.config.al_config import load_al_config
+from agent.daemon.settings import default_state_dir
 from agent.frames.files import iter_image_files
 from agent.frames.prefetch import FramePrefetcher
 from agent.inference.model import Model
@@ -33,14 +34,6 @@ from agent.spool.disk_spool import DiskSpool
 from agent.upload.client import UploadClient
 from agent.upload.credentials import load_api_key
 from agent.upload.worker import Uploader, UploaderOptions
-
-
-def default_state_dir() -> Path:
-    """``$FRAMESIFT_STATE_DIR``, else ``$STATE_DIRECTORY`` (systemd), else ``~/.local/state/framesift``."""
-    for env in ("FRAMESIFT_STATE_DIR", "STATE_DIRECTORY"):
-        if os.environ.get(env):
-            return Path(os.environ[env].split(":")[0])
-    return Path.home() / ".local" / "state" / "framesift"
 
 
 def add_parser(sub: Any) -> None:

@@ -27,7 +27,7 @@ from agent.images.decode import decode_image
 from agent.inference.model import Model
 from agent.inference.postprocess.params import PostprocessParams
 from agent.inference.registry import ModelRegistry, default_models_dir
-from agent.inference.runner import RunnerOptions
+from agent.inference.runner import RunnerOptions, parse_providers
 from agent.limits.factory import open_limit_store
 from agent.pipeline.batcher import DynamicBatcher
 from agent.pipeline.collector import FrameCollector
@@ -41,6 +41,7 @@ from agent.sources.frame import Frame
 from agent.sources.video import VideoSource
 from agent.spool.disk_spool import DiskSpool, SpoolRecord, SpoolStats
 from agent.upload.client import UploadClient
+from agent.upload.credentials import load_api_key
 from agent.upload.worker import Uploader, UploaderOptions
 
 logger = logging.getLogger(__name__)
@@ -146,21 +147,18 @@ class Agent:
     # ------------------------------------------------------------------ internals
 
     def _api_key(self) -> str:
-        path = self.settings.destination.api_key_file
-        if path is not None:
-            return path.read_text(encoding="utf-8").strip()
-        key = os.environ.get("FRAMESIFT_API_KEY", "").strip()
-        if not key:
-            logger.warning("no API key (FRAMESIFT_API_KEY or [destination] api_key_file): uploads will be refused")
-        return key
+        try:
+            return load_api_key(self.settings.destination.api_key_file)
+        except ConfigError as exc:  # the agent still captures and spools; uploads wait for a key
+            logger.warning("%s: uploads will be refused until a key is configured", exc)
+            return ""
 
     def _load_model(self, model_id: str) -> Model:
         m = self.settings.model
-        providers: str | list[str] = m.providers if m.providers == "auto" else m.providers.split(",")
         model = self.registry.load(
             model_id, max_batch=m.batch_size,
-            runner_options=RunnerOptions(providers=providers, trt_cache_dir=m.trt_cache_dir, trt_fp16=m.trt_fp16,
-                                         intra_op_threads=m.threads),
+            runner_options=RunnerOptions(providers=parse_providers(m.providers), trt_cache_dir=m.trt_cache_dir,
+                                         trt_fp16=m.trt_fp16, intra_op_threads=m.threads),
             params=PostprocessParams(confidence_threshold=m.confidence, iou_threshold=m.iou),
             stub_task=TaskType(m.stub_task),
         )  # fmt: skip

@@ -26,7 +26,8 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _default_state_dir() -> Path:
+def default_state_dir() -> Path:
+    """``$FRAMESIFT_STATE_DIR``, else ``$STATE_DIRECTORY`` (systemd), else ``~/.local/state/framesift``."""
     for env in ("FRAMESIFT_STATE_DIR", "STATE_DIRECTORY"):
         if os.environ.get(env):
             return Path(os.environ[env].split(":")[0])
@@ -34,7 +35,7 @@ def _default_state_dir() -> Path:
 
 
 class AgentSection(_Section):
-    state_dir: Path = Field(default_factory=_default_state_dir)
+    state_dir: Path = Field(default_factory=default_state_dir)
     models_dir: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -75,6 +75,13 @@ class RunnerOptions:
     extra_session_config: dict[str, str] = field(default_factory=dict)
 
 
+def parse_providers(text: str) -> str | list[str]:
+    """``"auto"`` stays as is; ``"cuda, cpu"`` becomes ``["cuda", "cpu"]``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
 def resolve_providers(requested: str | Sequence[str], available: Sequence[str]) -> list[str]:
     """Return the provider names to use, in order.
 
