@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 
-from agent.bench.inference_bench import peak_rss_mb
 from agent.spool.disk_spool import DiskSpool, SpoolItem
 from agent.upload.client import UploadClient
 from agent.upload.worker import Uploader, UploaderOptions
@@ -159,5 +158,4 @@ def run_spool_bench(work_dir: Path | None = None, drain: bool = True) -> SpoolBe
             result.drain_frames = 600
             result.drain_fps = measure_drain(root, result.drain_frames)
         result.rss_mb = measure_memory(root)
-    _ = peak_rss_mb
     return result

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.control.server import build_server, set_serving
+from agent.control.servicer import ControlServicer
 from agent.daemon.agent import Agent
 from agent.daemon.settings import AgentSettings, load_settings
 from agent.daemon.systemd import sd_notify, watchdog_interval_s
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
     agent = _start(settings)
-    server, health = build_server(agent, settings.control_listen, settings.control)
+    server, health, servicer = build_server(agent, settings.control_listen, settings.control)
     server.start()
     set_serving(health, True)
     ready_s = time.monotonic() - t0
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                 sd_notify("WATCHDOG=1")
             if reload.is_set():
                 reload.clear()
-                agent = _reload(args.config, agent, settings, server)
+                agent = _reload(args.config, agent, settings, servicer)
     finally:
         t_stop = time.monotonic()
         sd_notify("STOPPING=1")
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reload(path: Path | None, agent: Agent, settings: AgentSettings, server: Any) -> Agent:
+def _reload(path: Path | None, agent: Agent, settings: AgentSettings, servicer: ControlServicer) -> Agent:
     try:
         new_settings = load_settings(path)
     except ConfigError as exc:
@@ -88,6 +89,5 @@ def _reload(path: Path | None, agent: Agent, settings: AgentSettings, server: An
     logger.warning("SIGHUP: reloading %s", path or "built-in defaults")
     agent.stop(timeout_s=8.0)
     new_agent = _start(new_settings)
-    for handler in getattr(server, "_framesift_servicers", []):
-        handler.agent = new_agent
+    servicer.agent = new_agent  # the control socket stays up; RPCs now reach the new pipeline
     return new_agent

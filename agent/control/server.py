@@ -47,8 +47,10 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):
         return self._deny
 
 
-def build_server(agent: Agent, listen: str, control: ControlSection) -> tuple[grpc.Server, health.HealthServicer]:
-    """Create, bind and return the (not yet started) server and its health servicer."""
+def build_server(
+    agent: Agent, listen: str, control: ControlSection
+) -> tuple[grpc.Server, health.HealthServicer, ControlServicer]:
+    """Create and bind the (not yet started) server; also return its health and Control servicers."""
     max_bytes = int(control.max_message_mb * 1024 * 1024)
     options = [("grpc.max_receive_message_length", max_bytes), ("grpc.max_send_message_length", max_bytes)]
     interceptors: list[grpc.ServerInterceptor] = []
@@ -65,7 +67,6 @@ def build_server(agent: Agent, listen: str, control: ControlSection) -> tuple[gr
                          interceptors=interceptors, maximum_concurrent_rpcs=64)  # fmt: skip
     servicer = ControlServicer(agent)
     control_pb2_grpc.add_ControlServicer_to_server(servicer, server)
-    server._framesift_servicers = [servicer]  # type: ignore[attr-defined]  # SIGHUP swaps the agent
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -86,7 +87,7 @@ def build_server(agent: Agent, listen: str, control: ControlSection) -> tuple[gr
         os.chmod(path, 0o660)
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    return server, health_servicer
+    return server, health_servicer, servicer
 
 
 def set_serving(health_servicer: health.HealthServicer, serving: bool) -> None:

@@ -22,7 +22,7 @@ from agent.daemon.events import EventBus
 from agent.daemon.inference_loop import InferenceLoop
 from agent.daemon.metrics import AgentMetrics
 from agent.daemon.settings import AgentSettings
-from agent.errors import ConfigError, ModelNotFoundError
+from agent.errors import ConfigError
 from agent.images.decode import decode_image
 from agent.inference.model import Model
 from agent.inference.postprocess.params import PostprocessParams
@@ -344,11 +344,3 @@ class Agent:
         """Delete dead letters (or every frame not being uploaded)."""
         self.spool.purge(dead_only=not everything)
         return self.spool.stats()
-
-    def has_model(self, model_id: str) -> bool:
-        """True when ``model_id`` resolves."""
-        try:
-            self.registry.resolve(model_id)
-        except ModelNotFoundError:
-            return False
-        return True

@@ -76,14 +76,12 @@ class FramePrefetcher:
         *,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         queue_batches: int = 2,
-        keep_bytes: bool = False,
         loader: Callable[[Path, int], FileFrame] = load_file_frame,
     ) -> None:
         self.paths = list(paths)
         self.loader = loader
         self.batch_size = batch_size
         self.max_pixels = max_pixels
-        self.keep_bytes = keep_bytes
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_batches)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="frame-prefetch", daemon=True)
@@ -117,8 +115,7 @@ class FramePrefetcher:
             if self._stop.is_set():
                 return
             frame = self.loader(path, self.max_pixels)
-            if not self.keep_bytes:
-                frame.data = b""
+            frame.data = b""  # consumers need pixels only; do not hold the encoded copy in the queue
             batch.frames.append(frame)
             if len(batch.good) >= self.batch_size:
                 if not self._put(batch):

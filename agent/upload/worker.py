@@ -141,7 +141,7 @@ class UploadCounters:
     """Outcomes since start."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    bytes_uploaded: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class Uploader:
@@ -217,7 +217,8 @@ class Uploader:
                     self._busy -= 1
 
     def _emit(self, kind: str, record: SpoolRecord, detail: str = "") -> None:
-        self.counters.counts[kind] += 1
+        with self.counters.lock:  # several worker threads report outcomes
+            self.counters.counts[kind] += 1
         if self.on_event is not None:
             self.on_event(kind, record, detail)
 
@@ -233,7 +234,6 @@ class Uploader:
                     item.project, item.jpeg, name=f"{item.inference_id}.jpg", batch=item.batch_name,
                     tags=item.tags, inference_id=item.inference_id,
                 )  # fmt: skip
-                self.counters.bytes_uploaded += len(item.jpeg)
                 record.server_id, duplicate = result.image_id, result.duplicate
                 self.spool.set_server_id(record.seq, result.image_id)
             if item.annotation is not None:
