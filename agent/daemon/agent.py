@@ -102,6 +102,7 @@ class Agent:
         self.loop = InferenceLoop(self.batcher, self._process, stuck_timeout_s=s.model.stuck_timeout_s,
                                   on_stuck=self._restart_runner)  # fmt: skip
         self.loop.start()
+        self._bind_gauges()
         self.progress = ScanProgress(state / "folder-sources")
         for src in s.sources:
             self.batcher.register(src.id, src.queue_size, "drop_oldest" if src.type != "folder" else "block")
@@ -239,18 +240,14 @@ class Agent:
                             "dropped": stats[key][1], "last_error": ""})  # fmt: skip
         st = self.selector.stats
         h = self.loop.health
-        sync_age = time.monotonic() - self.syncer.last_sync_mono if self.syncer.last_sync_mono else -1.0
+        sync_age = self._sync_age_s()
         spool = self.spool.stats()
-        self.metrics.spool_bytes.set(spool.bytes)
-        self.metrics.spool_frames.set(spool.count)
-        self.metrics.sync_age.set(max(sync_age, 0))
-        self.metrics.online.set(1 if self.uploader.link.online else 0)
         return {
             "version": __version__, "uptime_s": time.monotonic() - self.started_mono,
             "model_id": self.model.model_id if self.model else "",
             "providers": self.model.providers if self.model else [],
             "capture_paused": self.capture_paused, "sources": sources,
-            "online": self.uploader.link.online and not self.syncer.last_result.startswith("offline"),
+            "online": self._online(),
             "batches": h.batches, "mean_batch_size": h.frames / h.batches if h.batches else 0.0,
             "last_batch_latency_ms": h.last_latency_s * 1000, "spool": spool,
             "last_sync_result": self.syncer.last_result, "last_sync_age_s": sync_age,
@@ -260,6 +257,21 @@ class Agent:
             "frames_dropped": sum(v[1] for v in stats.values()), "near_duplicates": st.near_duplicates,
             "limited": st.limited_batch + st.limited_strategy, "active_learning_enabled": self._capture_enabled(),
         }  # fmt: skip
+
+    def _sync_age_s(self) -> float:
+        """Seconds since the last successful config sync; -1 before the first."""
+        last = self.syncer.last_sync_mono
+        return time.monotonic() - last if last is not None else -1.0
+
+    def _online(self) -> bool:
+        return self.uploader.link.online and not self.syncer.last_result.startswith("offline")
+
+    def _bind_gauges(self) -> None:
+        """Gauges computed when Prometheus scrapes (not only when someone asks for the status)."""
+        self.metrics.spool_bytes.set_function(lambda: self.spool.stats().bytes)
+        self.metrics.spool_frames.set_function(lambda: self.spool.stats().count)
+        self.metrics.sync_age.set_function(lambda: max(self._sync_age_s(), 0.0))
+        self.metrics.online.set_function(lambda: 1.0 if self._online() else 0.0)
 
     def get_config(self) -> ConfigSnapshot:
         """The config in force."""
