@@ -116,7 +116,11 @@ def run_ctl(args: argparse.Namespace) -> int:
         elif action == "get-config":
             print(json.dumps(client.get_config(), indent=2))
         elif action == "set-config":
-            doc = None if args.file == "-" else json.loads(Path(args.file).read_text())
+            try:
+                doc = None if args.file == "-" else json.loads(Path(args.file).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                print(f"framesift: cannot read {args.file}: {exc}")
+                return 2
             print(client.set_config(doc).origin)
         elif action == "models":
             for m in client.list_models():

@@ -136,3 +136,16 @@ def test_spool_rpcs(client):
     assert code_of(lambda: client.flush_spool(-1)) == grpc.StatusCode.INVALID_ARGUMENT
     assert client.flush_spool(0.2).count == stats.count
     assert client.purge_spool(everything=True).count <= stats.count
+
+
+def test_ctl_set_config_with_a_bad_file(daemon, certs, tmp_path, framesift_cmd, cli_env):
+    import subprocess
+
+    bad = tmp_path / "al.json"
+    bad.write_text("{not json")
+    token = certs / "token"
+    for path in (str(bad), str(tmp_path / "missing.json")):
+        proc = subprocess.run([*framesift_cmd, "ctl", "--target", daemon.tcp, "--ca", str(certs / "cert.pem"),
+                               "--token-file", str(token), "set-config", path],
+                              capture_output=True, text=True, env=cli_env, timeout=60)  # fmt: skip
+        assert proc.returncode == 2 and "cannot read" in proc.stdout and "Traceback" not in proc.stderr
