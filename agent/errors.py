@@ -15,6 +15,7 @@ Every error the agent raises on purpose derives from :class:`FramesiftError`.
     │   ├── ModelLoadError         onnxruntime refused the file or a provider
     │   ├── ProviderUnavailableError  requested execution provider not present
     │   └── ModelOutputError       outputs do not have the expected layout
+    ├── AgentUnavailableError      (retryable) no model loaded, or the agent is stopping
     ├── LimitBackendError          (retryable) the shared limit store is unreachable
     ├── SpoolError
     │   └── SpoolFullError         the spool is at its cap and the policy rejects
@@ -104,6 +105,12 @@ class ProviderUnavailableError(InferenceError):
 
 class ModelOutputError(InferenceError):
     """The model's outputs do not match the layout its task requires."""
+
+
+class AgentUnavailableError(FramesiftError):
+    """The request needs something the agent does not have right now (no model, stopping)."""
+
+    retryable = True
 
 
 class LimitBackendError(FramesiftError):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
-from agent.sources.frame import Frame
 
 
 @dataclass

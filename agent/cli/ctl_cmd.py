@@ -16,7 +16,7 @@ from agent.control.client import ControlClient
 
 
 def _target_default() -> str:
-    from agent.daemon.settings import default_state_dir
+    from agent.config.agent_settings import default_state_dir
 
     if os.environ.get("FRAMESIFT_CONTROL"):
         return os.environ["FRAMESIFT_CONTROL"]

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.config.agent_settings import AgentSettings, load_settings
 from agent.control.server import build_server, set_serving
 from agent.control.servicer import ControlServicer
 from agent.daemon.agent import Agent
-from agent.daemon.settings import AgentSettings, load_settings
 from agent.daemon.systemd import sd_notify, watchdog_interval_s
 from agent.errors import ConfigError
 

@@ -21,14 +21,14 @@ from agent.cli.common import (
     runner_options_from,
 )
 from agent.cli.sample_cmd import print_selection_table
+from agent.config.agent_settings import default_state_dir
 from agent.config.al_config import load_al_config
-from agent.daemon.settings import default_state_dir
 from agent.frames.files import iter_image_files
 from agent.frames.prefetch import FramePrefetcher
+from agent.frames.scan_progress import ScanProgress
 from agent.inference.model import Model
 from agent.limits.factory import open_limit_store
 from agent.pipeline.collector import FrameCollector
-from agent.pipeline.scan_progress import ScanProgress
 from agent.sampling.selector import ActiveLearningSelector
 from agent.spool.disk_spool import DiskSpool
 from agent.upload.client import UploadClient

@@ -15,7 +15,7 @@ from agent.spool.disk_spool import DiskSpool
 
 def default_spool_dir() -> Path:
     """``<state dir>/spool``."""
-    from agent.daemon.settings import default_state_dir
+    from agent.config.agent_settings import default_state_dir
 
     return default_state_dir() / "spool"
 

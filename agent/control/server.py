@@ -18,10 +18,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from agent.config.agent_settings import ControlSection
 from agent.control.servicer import ControlServicer
 from agent.control.v1 import control_pb2, control_pb2_grpc
 from agent.daemon.agent import Agent
-from agent.daemon.settings import ControlSection
 from agent.errors import ConfigError, ConfigIssue
 
 SERVICE_NAME = control_pb2.DESCRIPTOR.services_by_name["Control"].full_name

@@ -12,9 +12,16 @@ import grpc
 
 from agent.control.v1 import control_pb2 as pb
 from agent.control.v1 import control_pb2_grpc as pb_grpc
-from agent.daemon.agent import Agent, AgentUnavailableError
+from agent.daemon.agent import Agent
 from agent.daemon.config_sync import ConfigSnapshot
-from agent.errors import ConfigError, FramesiftError, ImageError, ModelNotFoundError, SpoolFullError
+from agent.errors import (
+    AgentUnavailableError,
+    ConfigError,
+    FramesiftError,
+    ImageError,
+    ModelNotFoundError,
+    SpoolFullError,
+)
 from agent.spool.disk_spool import SpoolStats
 
 logger = logging.getLogger(__name__)

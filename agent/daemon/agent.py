@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
+from agent.config.agent_settings import AgentSettings
 from agent.daemon.config_sync import ConfigHolder, ConfigSnapshot, ConfigSyncer
 from agent.daemon.events import EventBus
 from agent.daemon.inference_loop import InferenceLoop
 from agent.daemon.metrics import AgentMetrics
-from agent.daemon.settings import AgentSettings
-from agent.errors import ConfigError
+from agent.errors import AgentUnavailableError, ConfigError
+from agent.frames.frame import Frame
+from agent.frames.scan_progress import ScanProgress
 from agent.images.decode import decode_image
 from agent.inference.model import Model
 from agent.inference.postprocess.params import PostprocessParams
@@ -31,13 +33,11 @@ from agent.inference.runner import RunnerOptions, parse_providers
 from agent.limits.factory import open_limit_store
 from agent.pipeline.batcher import DynamicBatcher
 from agent.pipeline.collector import FrameCollector
-from agent.pipeline.scan_progress import ScanProgress
 from agent.predictions.batch import TaskType
 from agent.predictions.roboflow_json import batch_to_roboflow
 from agent.sampling.selector import ActiveLearningSelector
 from agent.sources.base import SourceThread
 from agent.sources.folder import FolderSource
-from agent.sources.frame import Frame
 from agent.sources.video import VideoSource
 from agent.spool.disk_spool import DiskSpool, SpoolRecord, SpoolStats
 from agent.upload.client import UploadClient
@@ -45,10 +45,6 @@ from agent.upload.credentials import load_api_key
 from agent.upload.worker import Uploader, UploaderOptions
 
 logger = logging.getLogger(__name__)
-
-
-class AgentUnavailableError(Exception):
-    """The request needs something the agent does not have right now (no model, stopping)."""
 
 
 class Agent:

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
-from agent.sources.frame import Frame
 
 logger = logging.getLogger(__name__)
 

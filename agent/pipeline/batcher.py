@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from agent.sources.frame import Frame
+from agent.frames.frame import Frame
 
 
 @dataclass

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from agent.errors import SpoolFullError
 from agent.limits.store import Credit
 from agent.predictions.batch import PredictionBatch
-from agent.prepare.frame import prepare_frame
+from agent.prepare.encode import prepare_frame
 from agent.sampling.selector import ActiveLearningSelector, BatchDecision
 from agent.spool.disk_spool import DiskSpool, SpoolItem, SpoolRecord
 

@@ -13,12 +13,12 @@ import logging
 import time
 from pathlib import Path
 
+from agent.frames.frame import Frame
 from agent.frames.prefetch import load_file_frame
+from agent.frames.scan_progress import ScanProgress
 from agent.images.decode import IMAGE_EXTENSIONS
 from agent.pipeline.batcher import DynamicBatcher
-from agent.pipeline.scan_progress import ScanProgress
 from agent.sources.base import SourceThread
-from agent.sources.frame import Frame
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import time
 
 import cv2
 
+from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
 from agent.sources.base import SourceThread
-from agent.sources.frame import Frame
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
-from agent.sources.frame import Frame
 
 IMG = np.zeros((2, 2, 3), np.uint8)
 

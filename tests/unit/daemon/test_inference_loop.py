@@ -8,8 +8,8 @@ import time
 import numpy as np
 
 from agent.daemon.inference_loop import InferenceLoop
+from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
-from agent.sources.frame import Frame
 
 
 def test_stuck_batch_restarts_the_runner():

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from agent.daemon.settings import load_settings
+from agent.config.agent_settings import load_settings
 from agent.daemon.systemd import sd_notify
 from agent.errors import ConfigError
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import simplejpeg
 
-from agent.prepare.frame import fit_size, prepare_frame
+from agent.prepare.encode import fit_size, prepare_frame
 from tests.factories import make_classification, make_detections, make_stub
 
 

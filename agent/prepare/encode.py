@@ -24,17 +24,9 @@ import numpy as np
 import simplejpeg
 from numpy.typing import NDArray
 
+from agent.predictions.annotation import Annotation
 from agent.predictions.batch import PredictionBatch, TaskType
 from agent.predictions.roboflow_json import batch_to_roboflow
-
-
-@dataclass(frozen=True)
-class Annotation:
-    """An annotation file as the annotate endpoint takes it."""
-
-    name: str
-    body: str
-    content_type: str = "text/plain"
 
 
 @dataclass(frozen=True)
