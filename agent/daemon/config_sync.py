@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any
 
 from agent.config.al_config import ActiveLearningConfig, validate_al_config
 from agent.errors import ConfigError, UploadError
+from agent.runtime.atomic_file import write_atomic
 from agent.upload.client import UploadClient
 
 logger = logging.getLogger(__name__)
@@ -48,15 +48,6 @@ class ConfigSnapshot:
     origin: str  # remote | last-good | local-override | file | default
     etag: str | None = None
     version: int = 0
-
-
-def _write_json_atomic(path: Path, document: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(document, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class ConfigHolder:
@@ -112,7 +103,7 @@ class ConfigHolder:
         """Validate and adopt a remote config; persist it as last good."""
         config = validate_al_config(document, source="remote")
         self.remote = ConfigSnapshot(config, document, "remote", etag)
-        _write_json_atomic(self.last_good_path, {"config": document, "etag": etag})
+        write_atomic(self.last_good_path, json.dumps({"config": document, "etag": etag}))
         return self._publish()
 
     def set_override(self, document: dict[str, Any] | None) -> ConfigSnapshot:
@@ -123,7 +114,7 @@ class ConfigHolder:
         else:
             self.override = ConfigSnapshot(validate_al_config(document, source="override"), document,
                                            "local-override")  # fmt: skip
-            _write_json_atomic(self.override_path, document)
+            write_atomic(self.override_path, json.dumps(document))
         return self._publish()
 
 
