@@ -19,9 +19,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from agent.config.agent_settings import ControlSection
+from agent.control.facade import AgentControl
 from agent.control.servicer import ControlServicer
 from agent.control.v1 import control_pb2, control_pb2_grpc
-from agent.daemon.agent import Agent
 from agent.errors import ConfigError, ConfigIssue
 
 SERVICE_NAME = control_pb2.DESCRIPTOR.services_by_name["Control"].full_name
@@ -48,31 +48,35 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):
 
 
 def build_server(
-    agent: Agent, listen: str, control: ControlSection
+    control: AgentControl, listen: str, settings: ControlSection
 ) -> tuple[grpc.Server, health.HealthServicer, ControlServicer]:
-    """Create and bind the (not yet started) server; also return its health and Control servicers."""
-    max_bytes = int(control.max_message_mb * 1024 * 1024)
+    """Create and bind the (not yet started) server; also return its health and Control servicers.
+
+    ``control`` is the agent's facade; keep one object for the life of the server
+    (the daemon swaps its pipeline behind it on SIGHUP).
+    """
+    max_bytes = int(settings.max_message_mb * 1024 * 1024)
     options = [("grpc.max_receive_message_length", max_bytes), ("grpc.max_send_message_length", max_bytes)]
     interceptors: list[grpc.ServerInterceptor] = []
     tcp = not listen.startswith("unix:")
     if tcp:
-        missing = [n for n, v in (("tls_cert", control.tls_cert), ("tls_key", control.tls_key),
-                                  ("token_file", control.token_file)) if v is None]  # fmt: skip
+        missing = [n for n, v in (("tls_cert", settings.tls_cert), ("tls_key", settings.tls_key),
+                                  ("token_file", settings.token_file)) if v is None]  # fmt: skip
         if missing:
             raise ConfigError([ConfigIssue(f"$.control.{m}", f"required to listen on TCP ({listen})")
                                for m in missing])  # fmt: skip
-        assert control.token_file is not None
-        interceptors.append(BearerTokenInterceptor(control.token_file.read_text().strip()))
+        assert settings.token_file is not None
+        interceptors.append(BearerTokenInterceptor(settings.token_file.read_text().strip()))
     server = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="grpc"), options=options,
                          interceptors=interceptors, maximum_concurrent_rpcs=64)  # fmt: skip
-    servicer = ControlServicer(agent)
+    servicer = ControlServicer(control)
     control_pb2_grpc.add_ControlServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     if tcp:
-        assert control.tls_cert is not None and control.tls_key is not None
-        creds = grpc.ssl_server_credentials([(control.tls_key.read_bytes(), control.tls_cert.read_bytes())])
+        assert settings.tls_cert is not None and settings.tls_key is not None
+        creds = grpc.ssl_server_credentials([(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())])
         address = listen.removeprefix("tcp:")
         server.add_secure_port(address, creds)
     else:
