@@ -27,17 +27,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from agent.config.agent_settings import (
+    ActiveLearningSection,
+    AgentSection,
+    AgentSettings,
+    DestinationSection,
+    ModelSection,
+)
 from agent.config.al_config import validate_al_config
+from agent.config.environment import read_environment
+from agent.config.snapshot import StaticConfig
 from agent.errors import ConfigError, ConfigIssue
-from agent.frames.prefetch import load_file_frame
-from agent.inference.registry import ModelRegistry, default_models_dir
-from agent.limits.local_store import LocalLimitStore
-from agent.pipeline.collector import FrameCollector
+from agent.frames.prefetch import FileFrame
+from agent.pipeline.assembly import build_pipeline
+from agent.pipeline.stage import StageResult
 from agent.predictions.roboflow_json import batch_to_roboflow
-from agent.sampling.selector import ActiveLearningSelector
-from agent.spool.disk_spool import DiskSpool
-from agent.upload.client import ROBOFLOW_API_URL, UploadClient
-from agent.upload.worker import Uploader
+from agent.upload.client import ROBOFLOW_API_URL
 
 SDK_CONDITIONAL_KEYS = {
     "target_classes", "confidence_interval", "required_objects_count", "required_class_count",
@@ -89,8 +94,16 @@ def active_learning(
     state_dir: Path | None = None,
     batch_name: str = "Pip Package Upload",
     drain_timeout_s: float = 120.0,
+    batch_size: int = 8,
+    redis_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run the model over a folder and upload the images that meet ``conditionals``.
+
+    Built by the same assembly as ``framesift run`` and ``scan``: batched inference
+    (``batch_size``), a warmed model, limits shared through Redis when ``redis_url``
+    (or ``$FRAMESIFT_REDIS_URL``) is set, a durable spool under ``state_dir``.
+    Every call infers every file (as the SDK does); re-uploads are avoided by the
+    server's deduplication, not by skipping files.
 
     Returns ``[{"image": path, "predictions": [...]}]`` for every image inferred
     (predictions in Roboflow JSON, original pixels), as the SDK does.
@@ -101,33 +114,36 @@ def active_learning(
     project = upload_destination or str(inference_endpoint[0])
     config = validate_al_config(conditionals_to_config(conditionals, batch_name))
     files = sorted(Path(p) for p in glob.glob(os.path.join(raw_data_location, "*" + raw_data_extension)))
-    model = ModelRegistry(models_dir or default_models_dir()).load(model_id, max_batch=8)
-    base_url = local_server if use_localhost else os.environ.get("API_URL", ROBOFLOW_API_URL)
-    key = api_key or os.environ.get("FRAMESIFT_API_KEY") or os.environ.get("ROBOFLOW_API_KEY", "")
-    state = state_dir or Path(tempfile.mkdtemp(prefix="framesift-al-"))
+    env = read_environment()
+    base_url = local_server if use_localhost else env.api_url or ROBOFLOW_API_URL
+    key = api_key or env.api_key or env.roboflow_api_key
+    settings = AgentSettings(
+        agent=AgentSection(state_dir=state_dir or Path(tempfile.mkdtemp(prefix="framesift-al-")),
+                           models_dir=models_dir),
+        model=ModelSection(id=model_id, batch_size=batch_size),
+        destination=DestinationSection(url=base_url, project=project),
+        active_learning=ActiveLearningSection(redis_url=redis_url or env.redis_url),
+    )  # fmt: skip
     results: list[dict[str, Any]] = []
-    limits = LocalLimitStore(state / "limits", project)
-    spool = DiskSpool(state / "spool")
-    client = UploadClient(base_url, key)
-    selector = ActiveLearningSelector(config, limits, model_id=model_id)
-    collector = FrameCollector(selector, spool, project)
-    uploader = Uploader(spool, client, on_duplicate=collector.on_duplicate)
-    uploader.start()
+
+    def on_batch(chunk: list[FileFrame], result: StageResult) -> None:
+        for file in chunk:
+            if file.error is not None:
+                print(f" [X] skipped {file.path}: {file.error.reason}")
+        if result.batch is None:
+            return
+        docs = batch_to_roboflow(result.batch)
+        for frame, doc in zip(result.frames, docs, strict=True):
+            results.append({"image": frame.frame_id, "predictions": doc.get("predictions", [])})
+        if result.decision is not None and result.seqs:  # spooled: delivered by the uploader
+            for sel in result.decision.selections:
+                print(f" >> image uploaded! {result.frames[sel.frame].frame_id}")
+
+    pipeline = build_pipeline(settings, StaticConfig.of(config, origin="sdk"), api_key=key)
     try:
-        for path in files:
-            frame = load_file_frame(path)
-            if frame.pixels is None:
-                print(f" [X] skipped {path}: {frame.error.reason if frame.error else 'unreadable'}")
-                continue
-            batch = model.predict([frame.pixels])
-            doc = batch_to_roboflow(batch)[0]
-            results.append({"image": str(path), "predictions": doc.get("predictions", [])})
-            if collector.collect(batch, [frame.pixels], [str(path)]).seqs:
-                print(f" >> image uploaded! {path}")
-        uploader.drain(drain_timeout_s)
+        pipeline.start_uploads()
+        pipeline.run_files(files, on_batch)
+        pipeline.drain(drain_timeout_s)
     finally:
-        uploader.stop()
-        client.close()
-        spool.close()
-        limits.close()
+        pipeline.close()
     return results

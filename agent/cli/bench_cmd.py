@@ -10,8 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli.common import add_model_arguments, params_from, registry_from, runner_options_from
+from agent.cli.common import add_model_arguments, model_section_from
 from agent.frames.files import iter_image_files
+from agent.inference.loading import load_model
 from agent.inference.model import VisionModel
 
 
@@ -131,10 +132,7 @@ def run_inference(args: argparse.Namespace) -> int:
     if not jpegs:
         console.print("[red]error:[/red] no images found")
         return 2
-    model = registry_from(args).load(
-        args.model, max_batch=max(args.batch_sizes),
-        runner_options=runner_options_from(args), params=params_from(args),
-    )  # fmt: skip
+    model = load_model(model_section_from(args, max(args.batch_sizes)), args.models_dir, warm=False)
     if not isinstance(model, VisionModel):
         console.print("[red]error:[/red] the stub model has nothing to benchmark")
         return 2

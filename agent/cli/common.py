@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent.inference.postprocess.params import PostprocessParams
-from agent.inference.registry import ModelRegistry, default_models_dir
-from agent.inference.runner import RunnerOptions, parse_providers
+from pydantic import ValidationError
+
+from agent.config.agent_settings import ModelSection
+from agent.errors import ConfigError, ConfigIssue
 
 
 def unit_interval(text: str) -> float:
@@ -61,17 +62,17 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
     parser.add_argument("--fp16", action="store_true", help="allow TensorRT FP16")
 
 
-def registry_from(args: argparse.Namespace) -> ModelRegistry:
-    """The model registry for --models-dir."""
-    return ModelRegistry(args.models_dir or default_models_dir())
+def model_section_from(args: argparse.Namespace, batch_size: int = 8) -> ModelSection:
+    """The ``[model]`` settings equivalent to the model arguments (one model-loading path for every command).
 
-
-def runner_options_from(args: argparse.Namespace) -> RunnerOptions:
-    """RunnerOptions from the parsed arguments."""
-    return RunnerOptions(providers=parse_providers(args.providers), trt_cache_dir=args.trt_cache,
-                         trt_fp16=args.fp16, intra_op_threads=args.threads)  # fmt: skip
-
-
-def params_from(args: argparse.Namespace) -> PostprocessParams:
-    """Postprocess thresholds; ValueError names the bad one."""
-    return PostprocessParams(confidence_threshold=args.confidence, iou_threshold=args.iou)
+    Raises:
+        ConfigError: an option out of range, named by its flag.
+    """
+    try:
+        return ModelSection(id=args.model, providers=args.providers, batch_size=batch_size,
+                            confidence=args.confidence, iou=args.iou, threads=args.threads,
+                            trt_cache_dir=args.trt_cache, trt_fp16=args.fp16)  # fmt: skip
+    except ValidationError as exc:
+        flags = {"id": "--model", "batch_size": "--batch-size", "trt_cache_dir": "--trt-cache", "trt_fp16": "--fp16"}
+        raise ConfigError([ConfigIssue(flags.get(str(e["loc"][0]), f"--{e['loc'][0]}"), e["msg"])
+                           for e in exc.errors(include_url=False)]) from None  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +11,18 @@ import grpc
 from rich.console import Console
 from rich.table import Table
 
+from agent.config.environment import read_environment
 from agent.control.client import ControlClient
 
 
 def _target_default() -> str:
     from agent.config.agent_settings import default_state_dir
 
-    if os.environ.get("FRAMESIFT_CONTROL"):
-        return os.environ["FRAMESIFT_CONTROL"]
+    env = read_environment()
+    if env.control_target:
+        return env.control_target
     packaged = Path("/run/framesift/control.sock")  # the systemd unit's RuntimeDirectory
-    if packaged.exists() and not os.environ.get("FRAMESIFT_STATE_DIR"):
+    if packaged.exists() and env.state_dir is None:
         return f"unix:{packaged}"
     return f"unix:{default_state_dir() / 'control.sock'}"
 
@@ -61,7 +62,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> ControlClient:
-    token = args.token_file.read_text().strip() if args.token_file else os.environ.get("FRAMESIFT_CONTROL_TOKEN")
+    token = args.token_file.read_text().strip() if args.token_file else read_environment().control_token
     return ControlClient(args.target or _target_default(), ca_file=args.ca, token=token)
 
 

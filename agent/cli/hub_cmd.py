@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.config.environment import read_environment
 from agent.errors import DependencyError
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("hub", help="run the self-hostable hub (Roboflow-compatible upload API)")
     p.add_argument("--data", type=Path, default=Path("hub-data"), help="where images and the index live")
     p.add_argument("--listen", type=_listen, default=("127.0.0.1", 9200), help="HOST:PORT (default 127.0.0.1:9200)")
-    p.add_argument("--keys-file", type=Path, default=os.environ.get("FRAMESIFT_HUB_KEYS_FILE"),
+    p.add_argument("--keys-file", type=Path, default=read_environment().hub_keys_file,
                    help="accepted API keys, one per line")  # fmt: skip
     p.add_argument("--insecure-no-auth", action="store_true", help="accept any API key (testing only)")
     p.add_argument("--max-upload-mb", type=float, default=25.0, help="request body limit (default 25 MB)")

@@ -15,16 +15,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agent.cli.common import (
-    add_model_arguments,
-    params_from,
-    positive_int,
-    registry_from,
-    runner_options_from,
-)
+from agent.cli.common import add_model_arguments, model_section_from, positive_int
 from agent.frames.files import iter_image_files
 from agent.frames.prefetch import FramePrefetcher
 from agent.images.decode import DEFAULT_MAX_PIXELS
+from agent.inference.loading import load_model
 from agent.predictions.roboflow_json import batch_to_roboflow
 
 
@@ -59,11 +54,7 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
-    model = registry_from(args).load(
-        args.model, max_batch=args.batch_size,
-        runner_options=runner_options_from(args), params=params_from(args),
-    )  # fmt: skip
-    model.warm_up()
+    model = load_model(model_section_from(args, args.batch_size), args.models_dir)
     stats = PredictStats()
     with ExitStack() as stack:
         out: IO[str] | None = None

@@ -19,10 +19,13 @@ from typing import Any
 
 from agent.config.agent_settings import AgentSettings, load_settings
 from agent.control.server import build_server, set_serving
-from agent.control.servicer import ControlServicer
 from agent.daemon.agent import Agent
+from agent.daemon.control_adapter import DaemonControl
+from agent.daemon.events import EventBus
+from agent.daemon.metrics import AgentMetrics
 from agent.daemon.systemd import sd_notify, watchdog_interval_s
-from agent.errors import ConfigError
+from agent.daemon.telemetry import AgentTelemetry, bind_gauges
+from agent.errors import ConfigError, FramesiftError
 
 logger = logging.getLogger("framesift.run")
 
@@ -33,12 +36,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--config", type=Path, default=None, help="agent TOML (default: built-in defaults)")
     p.add_argument("--check", action="store_true", help="validate the TOML and exit")
     p.set_defaults(run=run)
-
-
-def _start(settings: AgentSettings) -> Agent:
-    agent = Agent(settings)
-    agent.start()
-    return agent
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +50,20 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
-    agent = _start(settings)
-    server, health, servicer = build_server(agent, settings.control_listen, settings.control)
+    events = EventBus()
+    metrics = AgentMetrics()
+    telemetry = AgentTelemetry(metrics, events)
+    metrics_server = metrics.serve(settings.metrics.listen) if settings.metrics.listen else None
+    try:
+        agent = Agent(settings, telemetry)
+        agent.start()
+        control = DaemonControl(agent, events)
+        bind_gauges(metrics, control.spool_stats, lambda: control.agent.sync_age_s(), lambda: control.agent.online())
+        server, health, _ = build_server(control, settings.control_listen, settings.control)
+    except BaseException:
+        if metrics_server is not None:
+            metrics_server.stop()
+        raise
     server.start()
     set_serving(health, True)
     ready_s = time.monotonic() - t0
@@ -63,31 +72,43 @@ def run(args: argparse.Namespace) -> int:
     wd = watchdog_interval_s()
     try:
         while not stop.wait(min(0.5, wd or 0.5)):
-            if wd and agent.loop.healthy():
+            if wd and control.agent.loop.healthy():
                 sd_notify("WATCHDOG=1")
             if reload.is_set():
                 reload.clear()
-                agent = _reload(args.config, agent, settings, servicer)
+                settings = _reload(args.config, control, settings, telemetry)
     finally:
         t_stop = time.monotonic()
         sd_notify("STOPPING=1")
         set_serving(health, False)
-        agent.stop(timeout_s=8.0)
+        control.agent.stop(timeout_s=8.0)
         server.stop(grace=0.5).wait(1.0)
+        if metrics_server is not None:
+            metrics_server.stop()
         logger.warning("stopped in %.2f s", time.monotonic() - t_stop)
     return 0
 
 
-def _reload(path: Path | None, agent: Agent, settings: AgentSettings, servicer: ControlServicer) -> Agent:
+def _reload(path: Path | None, control: DaemonControl, settings: AgentSettings,
+            telemetry: AgentTelemetry) -> AgentSettings:  # fmt: skip
+    """Rebuild the agent from the re-read TOML; on any failure go on with the running settings."""
     try:
         new_settings = load_settings(path)
     except ConfigError as exc:
         logger.error("SIGHUP: keeping the running configuration, the new one is invalid: %s", exc)
-        return agent
-    if new_settings.control != settings.control:
-        logger.warning("SIGHUP: [control] changes need a restart; other sections are reloaded")
+        return settings
+    for section in ("control", "metrics"):
+        if getattr(new_settings, section) != getattr(settings, section):
+            logger.warning("SIGHUP: [%s] changes need a restart; other sections are reloaded", section)
     logger.warning("SIGHUP: reloading %s", path or "built-in defaults")
-    agent.stop(timeout_s=8.0)
-    new_agent = _start(new_settings)
-    servicer.agent = new_agent  # the control socket stays up; RPCs now reach the new pipeline
-    return new_agent
+    control.agent.stop(timeout_s=8.0)  # releases the spool and the limit store for the new agent
+    for attempt, candidate in (("new", new_settings), ("previous", settings)):
+        try:
+            agent = Agent(candidate, telemetry)
+        except FramesiftError as exc:
+            logger.error("SIGHUP: cannot start the %s configuration: %s", attempt, exc)
+            continue
+        agent.start()
+        control.swap(agent)  # the control socket stays up; RPCs now reach the new pipeline
+        return candidate
+    raise FramesiftError("SIGHUP: neither the new nor the previous configuration starts")

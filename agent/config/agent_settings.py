@@ -7,13 +7,13 @@ on a Unix socket in the state directory. See ``examples/agent.toml``.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.config.environment import read_environment
 from agent.errors import ConfigError, ConfigIssue
 
 if sys.version_info >= (3, 11):
@@ -28,10 +28,7 @@ class _Section(BaseModel):
 
 def default_state_dir() -> Path:
     """``$FRAMESIFT_STATE_DIR``, else ``$STATE_DIRECTORY`` (systemd), else ``~/.local/state/framesift``."""
-    for env in ("FRAMESIFT_STATE_DIR", "STATE_DIRECTORY"):
-        if os.environ.get(env):
-            return Path(os.environ[env].split(":")[0])
-    return Path.home() / ".local" / "state" / "framesift"
+    return read_environment().state_dir or Path.home() / ".local" / "state" / "framesift"
 
 
 class AgentSection(_Section):

@@ -15,39 +15,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config.al_config import ActiveLearningConfig, validate_al_config
+from agent.config.al_config import validate_al_config
+from agent.config.snapshot import EMBEDDED_DEFAULT, ConfigSnapshot
+from agent.control.facade import SyncResult, SyncState
 from agent.errors import ConfigError, UploadError
 from agent.runtime.atomic_file import write_atomic
+from agent.runtime.threads import join_or_warn
 from agent.upload.client import UploadClient
 
 logger = logging.getLogger(__name__)
-
-EMBEDDED_DEFAULT: dict[str, Any] = {
-    "enabled": True,
-    "persist_predictions": True,
-    "sampling_strategies": [
-        {"name": "default_random", "type": "random", "traffic_percentage": 0.1,
-         "limits": [{"type": "hourly", "value": 100}, {"type": "daily", "value": 1000}]}
-    ],
-    "batching_strategy": {"batches_name_prefix": "framesift", "recreation_interval": "daily"},
-}  # fmt: skip
-"""Used until a config is synced, set or configured: 10 % of frames, at most 100 an hour, so
-that ``framesift run`` with no file collects something at once (the reference is off instead)."""
-
-
-@dataclass(frozen=True)
-class ConfigSnapshot:
-    """An immutable config with where it came from."""
-
-    config: ActiveLearningConfig
-    document: dict[str, Any]
-    origin: str  # remote | last-good | local-override | file | default
-    etag: str | None = None
-    version: int = 0
 
 
 class ConfigHolder:
@@ -127,7 +106,7 @@ class ConfigSyncer:
         self.client = client
         self.path = f"{workspace}/{project}/active_learning"
         self.interval_s = interval_s
-        self.last_result = "never"
+        self.last_result = SyncResult()
         self.last_sync_mono: float | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -137,28 +116,28 @@ class ConfigSyncer:
         """Sync now, then every ``interval_s``."""
         self._thread.start()
 
-    def sync_now(self) -> str:
-        """One fetch; returns the result text (also kept in ``last_result``)."""
+    def sync_now(self) -> SyncResult:
+        """One fetch; returns the result (also kept in ``last_result``)."""
         etag = self.holder.remote.etag if self.holder.remote else None
         try:
             status, body, new_etag = self.client.get_json(self.path, etag)
         except UploadError as exc:
-            self.last_result = f"offline: {exc}"
+            self.last_result = SyncResult(SyncState.OFFLINE, str(exc))
             return self.last_result
         self.last_sync_mono = time.monotonic()
         if status == 304 or body is None:
-            self.last_result = "not-modified"
+            self.last_result = SyncResult(SyncState.NOT_MODIFIED)
             return self.last_result
         if self.holder.remote is not None and body == self.holder.remote.document:
-            self.last_result = "ok (unchanged)"
+            self.last_result = SyncResult(SyncState.UNCHANGED)
             return self.last_result
         try:
             self.holder.set_remote(body, new_etag)
         except ConfigError as exc:
-            self.last_result = f"invalid: {exc}"
+            self.last_result = SyncResult(SyncState.INVALID, str(exc))
             logger.warning("remote active-learning config refused, keeping the previous one: %s", exc)
             return self.last_result
-        self.last_result = "ok"
+        self.last_result = SyncResult(SyncState.OK)
         logger.warning("active-learning config updated from %s", self.client.base_url)
         return self.last_result
 
@@ -176,5 +155,4 @@ class ConfigSyncer:
         """Stop the thread."""
         self._stop.set()
         self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
+        join_or_warn(self._thread, timeout_s, "config sync")

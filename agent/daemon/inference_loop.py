@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
+from agent.runtime.threads import join_or_warn
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class LoopHealth:
 class InferenceLoop:
     """Runs ``process(frames)`` on every batch the batcher hands out."""
 
-    def __init__(self, batcher: DynamicBatcher, process: Callable[[list[Frame]], None], *,
+    def __init__(self, batcher: DynamicBatcher, process: Callable[[list[Frame]], object], *,
                  stuck_timeout_s: float = 60.0, on_stuck: Callable[[], None] | None = None) -> None:  # fmt: skip
         self.batcher = batcher
         self.process = process
@@ -105,7 +106,5 @@ class InferenceLoop:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop after the batch in flight (waits at most ``timeout_s``)."""
         self._stop.set()
-        if self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout_s)
-        if self._watchdog.is_alive():
-            self._watchdog.join(2.0)
+        join_or_warn(self._thread, timeout_s, "inference loop")
+        join_or_warn(self._watchdog, 2.0, "inference watchdog")

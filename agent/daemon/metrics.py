@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from wsgiref.simple_server import WSGIServer
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from agent.runtime.threads import join_or_warn
 
 
 class AgentMetrics:
@@ -31,7 +36,23 @@ class AgentMetrics:
         self.queue_wait = Histogram("framesift_batching_wait_seconds", "Time a frame waited for its batch",
                                     buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1), registry=r)  # fmt: skip
 
-    def serve(self, listen: str) -> None:
-        """Start the HTTP endpoint on HOST:PORT (a daemon thread of prometheus_client)."""
+    def serve(self, listen: str) -> MetricsServer:
+        """Start the HTTP endpoint on HOST:PORT; stop it with the returned handle."""
         host, _, port = listen.rpartition(":")
-        start_http_server(int(port), addr=host or "127.0.0.1", registry=self.registry)
+        server, thread = start_http_server(int(port), addr=host or "127.0.0.1", registry=self.registry)
+        return MetricsServer(listen, server, thread)
+
+
+class MetricsServer:
+    """A running metrics endpoint (prometheus_client's WSGI server and its thread)."""
+
+    def __init__(self, listen: str, server: WSGIServer, thread: threading.Thread) -> None:
+        self.listen = listen
+        self._server = server
+        self._thread = thread
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop serving and free the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        join_or_warn(self._thread, timeout_s, f"metrics server on {self.listen}")

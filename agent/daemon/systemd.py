@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import socket
 
+from agent.config.environment import read_environment
+
 
 def sd_notify(message: str) -> bool:
     """Send ``message`` to systemd; False when not running under systemd (no NOTIFY_SOCKET)."""
-    address = os.environ.get("NOTIFY_SOCKET")
+    address = read_environment().notify_socket
     if not address:
         return False
     if address.startswith("@"):
@@ -24,8 +26,7 @@ def sd_notify(message: str) -> bool:
 
 def watchdog_interval_s() -> float | None:
     """Half of systemd's WatchdogSec (``$WATCHDOG_USEC``), or None when no watchdog is set."""
-    usec = os.environ.get("WATCHDOG_USEC")
-    pid = os.environ.get("WATCHDOG_PID")
-    if not usec or (pid and pid != str(os.getpid())):
+    env = read_environment()
+    if not env.watchdog_usec or (env.watchdog_pid and env.watchdog_pid != os.getpid()):
         return None
-    return int(usec) / 2e6
+    return float(env.watchdog_usec) / 2e6

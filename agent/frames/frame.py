@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +20,8 @@ class Frame:
         image: (H, W, 3) uint8 BGR.
         enqueued_mono: monotonic time it entered the batcher (set by the batcher).
         captured_wall: wall-clock capture time.
+        origin_path: the file the frame was read from, if any: marked done in the source's
+            progress only once the frame's batch has been decided and spooled.
     """
 
     source_id: str
@@ -26,3 +29,4 @@ class Frame:
     image: NDArray[np.uint8]
     enqueued_mono: float = 0.0
     captured_wall: float = field(default_factory=time.time)
+    origin_path: Path | None = None

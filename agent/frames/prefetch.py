@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from agent.errors import ImageError
 from agent.images.decode import DEFAULT_MAX_PIXELS, decode_image
+from agent.runtime.threads import join_or_warn
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,4 @@ class FramePrefetcher:
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop the background thread; waits at most ``timeout_s``."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                logger.warning("frame prefetch thread did not stop within %.1f s", timeout_s)
+        join_or_warn(self._thread, timeout_s, "frame prefetch thread")

@@ -11,11 +11,11 @@ no file. A path to an ``.onnx`` file is accepted anywhere an id is.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.config.environment import read_environment
 from agent.errors import ModelNotFoundError
 from agent.inference.model import Model, StubModel, VisionModel
 from agent.inference.postprocess.params import PostprocessParams
@@ -28,10 +28,7 @@ MODEL_FILE = "model.onnx"
 
 def default_models_dir() -> Path:
     """``$FRAMESIFT_MODELS_DIR`` or ``~/.cache/framesift/models``."""
-    env = os.environ.get("FRAMESIFT_MODELS_DIR")
-    if env:
-        return Path(env)
-    return Path.home() / ".cache" / "framesift" / "models"
+    return read_environment().models_dir or Path.home() / ".cache" / "framesift" / "models"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
 from agent.config.al_config import TAG_PATTERN
+from agent.config.environment import read_environment
 from agent.limits.windows import utc
 
 logger = logging.getLogger(__name__)
@@ -38,9 +39,10 @@ def batch_name(prefix: str, recreation_interval: str, now: datetime) -> str:
     return f"{prefix}_{day.strftime(TIMESTAMP_FORMAT)}"
 
 
-def env_tags(environ: Mapping[str, str]) -> list[str]:
-    """Tags from ``ACTIVE_LEARNING_TAGS`` (comma separated), stripped; invalid ones dropped."""
-    raw = environ.get("ACTIVE_LEARNING_TAGS", "")
+def env_tags(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Tags from ``ACTIVE_LEARNING_TAGS`` (comma separated; default: the process environment), stripped;
+    invalid ones dropped."""
+    raw = read_environment(environ).active_learning_tags
     out = []
     for part in raw.split(","):
         tag = part.strip()

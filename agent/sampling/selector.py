@@ -11,7 +11,6 @@ Order per batch (reference §3.1, with the near-duplicate filter added):
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +97,7 @@ class ActiveLearningSelector:
         self.model_id = model_id
         self.engine = SamplingEngine(config, seed)
         self.clock = clock
-        self.env_tags = env_tags(os.environ if environ is None else environ)
+        self.env_tags = env_tags(environ)
         self.stats = SelectionStats()
         ndf = config.near_duplicate_filter
         self.near_duplicates = NearDuplicateFilter(ndf.max_hamming_distance, ndf.history_size) if ndf else None

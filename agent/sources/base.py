@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from agent.pipeline.batcher import DynamicBatcher
+from agent.runtime.threads import join_or_warn
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,4 @@ class SourceThread:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Ask the thread to stop and wait at most ``timeout_s``."""
         self.stop_event.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                logger.warning("source %s did not stop within %.1f s", self.id, timeout_s)
+        join_or_warn(self._thread, timeout_s, f"source {self.id}")

@@ -3,8 +3,11 @@
 New files are picked up by polling (works on every filesystem, including network
 mounts where inotify does not). A file is read only once its size and mtime have
 not changed for ``settle_ms`` (a file still being copied is never read half-way).
-Finished files are recorded in the state directory, so a restart does not
-reprocess them. Files that fail to decode are recorded too (and logged once).
+A file is recorded as finished in the state directory once its batch has been
+decided and the frames selected from it are spooled (the pipeline's stage does
+that, as for ``scan``), so a restart neither reprocesses it nor loses it when the
+agent stopped before its batch ran. Files that fail to decode are recorded at once
+(and logged once).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class FolderSource(SourceThread):
         self.poll_interval_s = poll_interval_s
         self.settle_s = settle_ms / 1000.0
         self._seen: dict[Path, tuple[int, int, float]] = {}  # path -> (size, mtime_ns, stable since)
+        self._in_flight: set[Path] = set()  # handed to the batcher, not yet decided
 
     def run_loop(self) -> None:
         """Poll until stopped."""
@@ -57,6 +61,10 @@ class FolderSource(SourceThread):
                 st = path.stat()
             except OSError:
                 continue
+            if path in self._in_flight:
+                if self.progress.is_done(path):
+                    self._in_flight.discard(path)
+                continue
             sig = (st.st_size, st.st_mtime_ns)
             prev = self._seen.get(path)
             if prev is None or prev[:2] != sig:
@@ -68,11 +76,12 @@ class FolderSource(SourceThread):
 
     def _emit(self, path: Path) -> None:
         frame = load_file_frame(path)
+        self._seen.pop(path, None)
         if frame.pixels is None:
             logger.warning("folder %s: skipped %s", self.id, frame.error)
             self.status.last_error = str(frame.error)
-        else:
-            self.batcher.put(Frame(self.id, str(path), frame.pixels), timeout_s=30.0)
+            self.progress.mark_done([path])
+        elif self.batcher.put(Frame(self.id, str(path), frame.pixels, origin_path=path), timeout_s=30.0):
+            self._in_flight.add(path)
             self.status.frames += 1
-        self.progress.mark_done([path])
-        self._seen.pop(path, None)
+        # else: the queue stayed full; the file is offered again at the next poll

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from agent.config.environment import read_environment
 from agent.errors import ConfigError, ConfigIssue
 
 
@@ -16,7 +16,6 @@ def load_api_key(key_file: Path | None = None, environ: Mapping[str, str] | None
         ConfigError: no key, or an unreadable/empty key file (the message names the file,
             never its content).
     """
-    env = os.environ if environ is None else environ
     if key_file is not None:
         try:
             key = key_file.read_text(encoding="utf-8").strip().splitlines()[0].strip()
@@ -26,7 +25,7 @@ def load_api_key(key_file: Path | None = None, environ: Mapping[str, str] | None
         if not key:
             raise ConfigError([ConfigIssue("api_key_file", f"{key_file} is empty")])
         return key
-    key = env.get("FRAMESIFT_API_KEY", "").strip()
+    key = read_environment(environ).api_key
     if not key:
         raise ConfigError([ConfigIssue("api_key", "no API key: set FRAMESIFT_API_KEY or pass --api-key-file")])
     return key

@@ -1,0 +1,214 @@
+"""DaemonControl: the daemon's implementation of the control facade (``AgentControl``).
+
+One object for the life of the process: a SIGHUP reload swaps the :class:`Agent`
+behind it (``swap``), so the control socket and its servicer never change. It
+reads the agent's parts and answers with the facade's plain dataclasses; the
+servicer never sees a daemon class.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import asdict
+
+from agent import __version__
+from agent.control.facade import (
+    AgentStatus,
+    ConfigView,
+    ControlEvent,
+    InferResult,
+    ModelView,
+    SourceView,
+    SpoolStatsView,
+    StrategyView,
+)
+from agent.daemon.agent import Agent
+from agent.daemon.events import EventBus
+from agent.errors import AgentUnavailableError, ConfigError
+from agent.frames.frame import Frame
+from agent.images.decode import decode_image
+from agent.inference.loading import load_model
+from agent.inference.model import Model, VisionModel
+from agent.inference.registry import ModelRegistry, default_models_dir
+from agent.predictions.roboflow_json import batch_to_roboflow
+from agent.spool.disk_spool import SpoolStats
+
+GRPC_QUEUE_SIZE = 64
+"""Frames a host app may have waiting per source before SubmitFrames reports backpressure."""
+
+
+def _spool_view(stats: SpoolStats | None) -> SpoolStatsView:
+    return SpoolStatsView(**asdict(stats)) if stats is not None else SpoolStatsView()
+
+
+def model_view(model: Model, loaded: bool = True) -> ModelView:
+    """What the control API shows of a model."""
+    spec = model.spec if isinstance(model, VisionModel) else None
+    return ModelView(
+        model_id=model.model_id, loaded=loaded, task=model.task.value, providers=tuple(model.providers),
+        class_names=tuple(spec.class_names) if spec else (),
+        input_height=spec.input_hw[0] if spec else 0, input_width=spec.input_hw[1] if spec else 0,
+    )  # fmt: skip
+
+
+class DaemonControl:
+    """Implements :class:`agent.control.facade.AgentControl` over the current Agent."""
+
+    def __init__(self, agent: Agent, events: EventBus) -> None:
+        self._agent = agent
+        self._events = events
+        self._swap_lock = threading.Lock()
+        self.started_mono = time.monotonic()
+
+    @property
+    def agent(self) -> Agent:
+        """The agent in service."""
+        return self._agent
+
+    def swap(self, agent: Agent) -> None:
+        """From now on, answer for ``agent`` (SIGHUP reload)."""
+        with self._swap_lock:
+            agent.capture_paused = self._agent.capture_paused  # a paused agent stays paused across reloads
+            self._agent = agent
+
+    @property
+    def stopping(self) -> bool:
+        return self._agent.stopping
+
+    def _live(self) -> Agent:
+        agent = self._agent
+        if agent.stopping:
+            raise AgentUnavailableError("the agent is stopping")
+        return agent
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> AgentStatus:
+        a = self._agent
+        stage, counts = a.pipeline.stage, a.batcher.stats()
+        known = {s.id for s in a.sources}
+        sources = [SourceView(s.id, s.status.kind, s.status.state, s.status.frames, counts.get(s.id, (0, 0, 0))[1],
+                              s.status.last_error) for s in a.sources]  # fmt: skip
+        sources += [SourceView(k, "grpc", "running", v[0], v[1]) for k, v in counts.items() if k not in known]
+        st, health, model = stage.stats, a.loop.health, stage.model
+        return AgentStatus(
+            version=__version__, uptime_s=time.monotonic() - self.started_mono,
+            model_id=model.model_id if model else "", providers=tuple(model.providers) if model else (),
+            capture_paused=a.capture_paused, online=a.online(), sources=tuple(sources),
+            batches=health.batches, mean_batch_size=health.frames / health.batches if health.batches else 0.0,
+            last_batch_latency_ms=health.last_latency_s * 1000,
+            spool=_spool_view(a.pipeline.spool.stats() if a.pipeline.spool else None),
+            last_sync=a.syncer.last_result, last_sync_age_s=a.sync_age_s(), config_origin=a.holder.current.origin,
+            strategies=tuple(StrategyView(n, st.matched[n], st.selected[n]) for n in stage.selector.engine.names),
+            frames_in=sum(v[0] for v in counts.values()), frames_inferred=health.frames,
+            frames_dropped=sum(v[1] for v in counts.values()), near_duplicates=st.near_duplicates,
+            limited=st.limited_batch + st.limited_strategy, active_learning_enabled=stage.capturing(),
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ config
+
+    def get_config(self) -> ConfigView:
+        snap = self._agent.holder.current
+        return ConfigView(snap.document, snap.origin, snap.etag or "", snap.version)
+
+    def set_config(self, text: str) -> ConfigView:
+        holder = self._live().holder
+        if not text.strip():
+            holder.set_override(None)
+            return self.get_config()
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        holder.set_override(document)
+        return self.get_config()
+
+    def reload_config(self) -> ConfigView:
+        self._live().syncer.sync_now()
+        return self.get_config()
+
+    def set_paused(self, paused: bool) -> bool:
+        self._agent.capture_paused = paused
+        return paused
+
+    # ------------------------------------------------------------------ models
+
+    def list_models(self) -> list[ModelView]:
+        a = self._agent
+        current = a.pipeline.stage.model
+        registry = ModelRegistry(a.settings.agent.models_dir or default_models_dir())
+        views = [ModelView(r.model_id, loaded=current is not None and r.model_id == current.model_id)
+                 for r in registry.list()]  # fmt: skip
+        if current is not None and all(v.model_id != current.model_id for v in views):
+            views.insert(0, model_view(current))
+        return views
+
+    def load_model(self, model_id: str) -> ModelView:
+        a = self._live()
+        ModelRegistry(a.settings.agent.models_dir or default_models_dir()).resolve(model_id)  # NOT_FOUND first
+        model = load_model(a.settings.model, a.settings.agent.models_dir, model_id=model_id)
+        a.pipeline.stage.swap_model(model)
+        a.model_ref = model_id
+        a.telemetry.model_event(f"loaded {model.model_id}")
+        return model_view(model)
+
+    def unload_model(self) -> ModelView:
+        a = self._agent
+        old = a.pipeline.stage.swap_model(None)
+        a.telemetry.model_event(f"unloaded {old.model_id if old else ''}")
+        return model_view(old, loaded=False) if old is not None else ModelView("", loaded=False)
+
+    # ------------------------------------------------------------------ frames
+
+    def infer(self, data: bytes, source_id: str, submit: bool) -> InferResult:
+        a = self._live()
+        if a.pipeline.stage.model is None:
+            raise AgentUnavailableError("no model loaded")
+        pixels = decode_image(data, "request image").pixels
+        result = a.pipeline.stage.infer_one(pixels, source_id or "grpc", submit)
+        assert result.batch is not None
+        decision = result.decision
+        matched: tuple[str, ...] = ()
+        chosen = ""
+        if decision is not None:
+            names = a.pipeline.stage.selector.engine.names
+            matched = tuple(n for n, hit in zip(names, decision.matrix[0], strict=True) if hit)
+            chosen = decision.selections[0].strategy if decision.selections else ""
+        return InferResult(batch_to_roboflow(result.batch)[0], matched, chosen)
+
+    def submit_frame(self, data: bytes, source_id: str, frame_id: str) -> bool:
+        a = self._live()
+        pixels = decode_image(data, f"frame {frame_id or '?'} of {source_id}").pixels
+        key = f"grpc:{source_id or 'default'}"
+        a.batcher.register(key, GRPC_QUEUE_SIZE, "block")
+        return a.batcher.put(Frame(key, frame_id or key, pixels), timeout_s=5.0)
+
+    # ------------------------------------------------------------------ events
+
+    def subscribe_events(self) -> queue.Queue[ControlEvent]:
+        return self._events.subscribe()
+
+    def unsubscribe_events(self, events: queue.Queue[ControlEvent]) -> None:
+        self._events.unsubscribe(events)
+
+    # ------------------------------------------------------------------ spool
+
+    def spool_stats(self) -> SpoolStatsView:
+        spool = self._agent.pipeline.spool
+        return _spool_view(spool.stats() if spool else None)
+
+    def flush_spool(self, timeout_s: float) -> SpoolStatsView:
+        a = self._live()
+        if a.pipeline.spool is not None:
+            a.pipeline.spool.retry_dead()
+        a.pipeline.drain(timeout_s)
+        return self.spool_stats()
+
+    def purge_spool(self, everything: bool) -> SpoolStatsView:
+        spool = self._live().pipeline.spool
+        if spool is not None:
+            spool.purge(dead_only=not everything)
+        return self.spool_stats()

@@ -1,0 +1,74 @@
+"""AgentTelemetry: turns what the pipeline reports into Prometheus metrics and control events.
+
+It is the daemon's :class:`~agent.pipeline.stage.StageObserver` and the uploader's
+event handler; nothing else in the daemon touches the counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agent.control.facade import SpoolStatsView
+from agent.daemon.events import EventBus
+from agent.daemon.metrics import AgentMetrics
+from agent.pipeline.stage import StageResult
+from agent.spool.disk_spool import SpoolRecord
+
+
+class AgentTelemetry:
+    """Records batches and upload outcomes (never raises, never blocks)."""
+
+    def __init__(self, metrics: AgentMetrics, events: EventBus) -> None:
+        self.metrics = metrics
+        self.events = events
+
+    def batch_done(self, result: StageResult) -> None:
+        """Count frames in, inferred and dropped; selections, limits and spool outcomes."""
+        m = self.metrics
+        for frame in result.frames:
+            m.frames_in.labels(frame.source_id).inc()
+            if frame.enqueued_mono:
+                m.queue_wait.observe(max(0.0, result.started_mono - frame.enqueued_mono))
+        if result.batch is None:
+            if result.frames:
+                m.frames_dropped.labels("no_model").inc(len(result.frames))
+            return
+        m.batch_latency.observe(result.infer_s)
+        m.batch_size.observe(len(result.frames))
+        m.frames_inferred.inc(len(result.frames))
+        if result.decision is None:
+            return
+        m.deduplicated.inc(result.near_duplicates)
+        m.limited.labels("batch").inc(result.limited_batch)
+        m.limited.labels("strategy").inc(result.limited_strategy)
+        if result.dropped:
+            m.frames_dropped.labels("spool").inc(result.dropped)
+            self.events.publish("dropped", "", f"{result.dropped} selected frame(s): spool full")
+        else:
+            m.spooled.inc(len(result.seqs))
+        for sel in result.decision.selections:
+            frame = result.frames[sel.frame]
+            m.selected.labels(sel.strategy).inc()
+            self.events.publish("selected", frame.source_id, f"{frame.frame_id} by {sel.strategy} → {sel.batch_name}")
+
+    def upload_event(self, kind: str, record: SpoolRecord, detail: str) -> None:
+        """An upload outcome: uploaded | duplicate | retry | dead."""
+        self.metrics.uploaded.labels(kind).inc()
+        self.events.publish(kind if kind != "retry" else "upload_retry", record.item.source, detail)
+
+    def model_event(self, detail: str) -> None:
+        """A model was loaded or unloaded."""
+        self.events.publish("model", "", detail)
+
+
+def bind_gauges(
+    metrics: AgentMetrics,
+    spool_stats: Callable[[], SpoolStatsView],
+    sync_age_s: Callable[[], float],
+    online: Callable[[], bool],
+) -> None:
+    """Gauges computed when Prometheus scrapes (not only when someone asks for the status)."""
+    metrics.spool_bytes.set_function(lambda: spool_stats().bytes)
+    metrics.spool_frames.set_function(lambda: spool_stats().count)
+    metrics.sync_age.set_function(lambda: max(sync_age_s(), 0.0))
+    metrics.online.set_function(lambda: 1.0 if online() else 0.0)
