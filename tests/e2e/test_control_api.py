@@ -47,10 +47,21 @@ def daemon(tmp_path_factory, models_dir, certs):
 
 
 @pytest.fixture(scope="module")
-def client(daemon, certs):
+def connection(daemon, certs):
     c = ControlClient(daemon.tcp, ca_file=certs / "cert.pem", token="s3cret-token")
     yield c
     c.close()
+
+
+@pytest.fixture
+def client(connection):
+    """The shared daemon, put back in the state every test starts from (so each passes alone, in any order)."""
+    if connection.status().model_id != "nudenet/1":
+        connection.load_model("nudenet/1")
+    connection.resume()
+    if connection.get_config() != ALL:
+        connection.set_config(ALL)
+    return connection
 
 
 def code_of(fn) -> grpc.StatusCode:
@@ -130,12 +141,20 @@ def test_models_hot_swap(client, data_dir):
     assert client.status().model_id == "nudenet/1"
 
 
-def test_spool_rpcs(client):
+def test_spool_rpcs(client, data_dir):
+    photo = (data_dir / "astronaut.jpg").read_bytes()
+    for _ in range(2):
+        assert client.infer(photo, "spool-test", submit=True).selected_strategy == "everything"
     stats = client.spool_stats()
-    assert stats.count >= 1  # frames selected above wait for the (absent) hub
+    assert stats.count >= 2 and stats.delivered == 0  # selected frames wait for the (absent) hub
     assert code_of(lambda: client.flush_spool(-1)) == grpc.StatusCode.INVALID_ARGUMENT
-    assert client.flush_spool(0.2).count == stats.count
-    assert client.purge_spool(everything=True).count <= stats.count
+    assert client.flush_spool(0.2).count == stats.count  # nothing can be delivered
+    kept = client.purge_spool()  # dead letters only: frames waiting to be retried stay
+    assert kept.dead == 0 and kept.count >= 2
+    # everything not being uploaded this instant goes; a frame in flight comes back and goes next time
+    assert wait_until(lambda: client.purge_spool(everything=True).count == 0, 10)
+    after = client.spool_stats()
+    assert (after.count, after.ready, after.dead, after.bytes) == (0, 0, 0, 0)
 
 
 def test_ctl_set_config_with_a_bad_file(daemon, certs, tmp_path, framesift_cmd, cli_env):
