@@ -12,15 +12,20 @@ from tests.redis_server import free_port
 
 
 def test_sighup_reloads_and_keeps_running_on_bad_toml(tmp_path, models_dir):
+    """With metrics on (the default): the reload keeps the process, the socket and the endpoint up."""
+    port = free_port()
     cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url="http://127.0.0.1:9",
-                     model="first/0")  # fmt: skip
+                     model="first/0", metrics=f"127.0.0.1:{port}")  # fmt: skip
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
     try:
         client = daemon.client()
         assert client.status().model_id == "first/0"
+        assert "framesift_frames_inferred" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         cfg.write_text(cfg.read_text().replace('id = "first/0"', 'id = "second/0"'))
         daemon.signal(signal.SIGHUP)
         assert wait_until(lambda: _model(client) == "second/0", 20)
+        assert daemon.proc.poll() is None
+        assert "framesift_frames_inferred" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         cfg.write_text(cfg.read_text() + "\n[model]\nbroken = \n")
         daemon.signal(signal.SIGHUP)
         assert wait_until(lambda: any("keeping the running configuration" in ln for ln in daemon.lines), 10)

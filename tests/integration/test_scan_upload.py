@@ -101,3 +101,26 @@ def test_conditionals_translation():
     strategy = cfg["sampling_strategies"][0]
     assert strategy["type"] == "sdk_conditionals" and strategy["confidence_interval"] == [0, 60]
     assert "maximum_size_requirement" not in strategy
+
+
+def test_sdk_function_counts_limits_in_redis_like_the_daemon(tmp_path, data_dir, hub, models_dir):
+    """The SDK function is built by the same assembly: its limit credits land in the shared Redis store."""
+    from datetime import datetime, timezone
+
+    from agent.limits.redis_store import RedisLimitStore
+    from tests.redis_server import redis_server
+
+    with redis_server(tmp_path / "redis") as url:
+        active_learning(
+            raw_data_location=str(data_dir), raw_data_extension=".jpg",
+            inference_endpoint=["nudenet", 1], upload_destination="shared",
+            conditionals={"required_objects_count": 1, "target_classes": ["FACE_FEMALE"]},
+            use_localhost=True, local_server=hub.url + "/", api_key=API_KEY, models_dir=models_dir,
+            state_dir=tmp_path / "state", redis_url=url, batch_size=4,
+        )  # fmt: skip
+        store = RedisLimitStore(url, "shared")
+        try:
+            assert store.usage("sdk_conditionals", datetime.now(timezone.utc))["daily"] == 2
+        finally:
+            store.close()
+    assert len(hub_images(hub, "shared")) == 2

@@ -1,0 +1,90 @@
+"""FolderSource keeps the scan's promise: a file is finished only once its batch is decided."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.frames.scan_progress import ScanProgress
+from agent.pipeline.batcher import DynamicBatcher
+from agent.sources.folder import FolderSource
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def wait_for(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def progress(tmp_path):
+    store = ScanProgress(tmp_path / "progress")
+    yield store
+    store.close()
+
+
+def start_source(folder: Path, batcher: DynamicBatcher, progress: ScanProgress) -> FolderSource:
+    batcher.register("f", 8, "block")
+    source = FolderSource("f", batcher, folder, progress, poll_interval_s=0.01, settle_ms=0)
+    source.start()
+    return source
+
+
+def test_queued_file_is_not_finished_and_not_offered_twice(tmp_path, progress):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((DATA / "rocket.jpg").read_bytes())
+    batcher = DynamicBatcher(4, 0)
+    source = start_source(folder, batcher, progress)
+    try:
+        wait_for(lambda: batcher.pending() == 1)
+        batch = batcher.next_batch(threading.Event(), idle_wait_s=0.1)
+        assert [f.origin_path for f in batch] == [folder / "a.jpg"]
+        assert not progress.is_done(folder / "a.jpg")  # queued is not decided
+        # a later file proves later polls ran: they saw a.jpg in flight and did not offer it again
+        (folder / "b.jpg").write_bytes((DATA / "rocket.jpg").read_bytes())
+        wait_for(lambda: batcher.pending() == 1)
+        batch = batcher.next_batch(threading.Event(), idle_wait_s=0.1)
+        assert [f.origin_path for f in batch] == [folder / "b.jpg"]
+        assert source.status.frames == 2
+    finally:
+        source.stop(2.0)
+
+
+def test_a_restart_offers_what_was_queued_but_not_decided(tmp_path, progress):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (folder / name).write_bytes((DATA / "rocket.jpg").read_bytes())
+    first = DynamicBatcher(4, 0)
+    source = start_source(folder, first, progress)
+    wait_for(lambda: first.pending() == 2)
+    source.stop(2.0)
+    progress.mark_done([folder / "a.jpg"])  # a's batch was decided; b's never ran (killed)
+    second = DynamicBatcher(4, 0)
+    source = start_source(folder, second, progress)
+    try:
+        wait_for(lambda: second.pending() == 1)
+        batch = second.next_batch(threading.Event(), idle_wait_s=0.1)
+        assert [f.origin_path for f in batch] == [folder / "b.jpg"]
+    finally:
+        source.stop(2.0)
+
+
+def test_undecodable_file_is_finished_at_once(tmp_path, progress):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bad.jpg").write_bytes(b"not an image")
+    batcher = DynamicBatcher(4, 0)
+    source = start_source(folder, batcher, progress)
+    try:
+        wait_for(lambda: progress.is_done(folder / "bad.jpg"))
+        assert batcher.pending() == 0 and "bad.jpg" in source.status.last_error
+    finally:
+        source.stop(2.0)
