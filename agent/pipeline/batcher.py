@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.frames.frame import Frame
@@ -30,14 +31,22 @@ class SourceQueue:
 
 
 class DynamicBatcher:
-    """Thread-safe; any number of producers, one consumer."""
+    """Thread-safe; any number of producers, one consumer.
 
-    def __init__(self, max_batch_size: int = 8, max_delay_ms: float = 50.0, default_queue_size: int = 64) -> None:
+    ``clock`` (monotonic seconds) decides when a frame has waited ``max_delay_ms`` and
+    when a blocked ``put`` gives up; tests inject a manual clock. Waits on the condition
+    still sleep in real time, so with a manual clock they only bound how often the
+    clock is read again.
+    """
+
+    def __init__(self, max_batch_size: int = 8, max_delay_ms: float = 50.0, default_queue_size: int = 64,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         if max_batch_size < 1 or max_delay_ms < 0:
             raise ValueError("max_batch_size must be >= 1 and max_delay_ms >= 0")
         self.max_batch_size = max_batch_size
         self.max_delay_s = max_delay_ms / 1000.0
         self.default_queue_size = default_queue_size
+        self._clock = clock
         self._queues: OrderedDict[str, SourceQueue] = OrderedDict()
         self._cond = threading.Condition()
         self._rr = 0
@@ -68,14 +77,14 @@ class DynamicBatcher:
                     q.frames.popleft()
                     q.dropped += 1
                 else:
-                    deadline = time.monotonic() + timeout_s
+                    deadline = self._clock() + timeout_s
                     while len(q.frames) >= q.maxlen:
-                        remaining = deadline - time.monotonic()
+                        remaining = deadline - self._clock()
                         if remaining <= 0:
                             q.dropped += 1
                             return False
                         self._cond.wait(remaining)
-            frame.enqueued_mono = time.monotonic()
+            frame.enqueued_mono = self._clock()
             q.frames.append(frame)
             q.accepted += 1
             self._cond.notify_all()
@@ -93,11 +102,11 @@ class DynamicBatcher:
     def next_batch(self, stop: threading.Event, idle_wait_s: float = 0.5) -> list[Frame]:
         """Block until a batch is due (or ``idle_wait_s`` passes with nothing: returns [])."""
         with self._cond:
-            deadline_idle = time.monotonic() + idle_wait_s
+            deadline_idle = self._clock() + idle_wait_s
             while not stop.is_set():
                 oldest = self._oldest()
                 total = sum(len(q.frames) for q in self._queues.values())
-                now = time.monotonic()
+                now = self._clock()
                 if oldest is not None and (total >= self.max_batch_size or now - oldest >= self.max_delay_s):
                     return self._take()
                 if oldest is None:
