@@ -108,13 +108,33 @@ class UploadClient:
 
     @contextmanager
     def map_http_errors(self, what: str) -> Iterator[None]:
-        """Translate httpx exceptions into UploadTransportError, without the key or URL."""
+        """Translate every httpx exception into an ``UploadError``, without the key.
+
+        * ``RequestError`` (connect/read/write errors, timeouts, protocol and proxy
+          errors, an undecodable body, a redirect loop) and ``InvalidURL`` (like
+          ``UnsupportedProtocol``: the destination URL is unusable) → retryable
+          ``UploadTransportError``: the record stays in the spool until it goes through.
+        * ``HTTPStatusError`` → by its response's status, as for any answer.
+        * ``StreamError`` and ``CookieConflict`` are misuses of httpx (a framesift
+          bug, not a network condition) → a plain, permanent ``UploadError``: the
+          record is dead-lettered instead of being retried forever.
+        """
         try:
             yield
         except httpx.TimeoutException as exc:
             raise UploadTransportError(f"{what}: timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
+        except (httpx.RequestError, httpx.InvalidURL) as exc:
             raise UploadTransportError(f"{what}: {type(exc).__name__}: {self._redact(str(exc))}") from None
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            try:
+                self._raise_for(exc.response, what)
+            except UploadError as mapped:
+                raise mapped from None  # the httpx message holds the URL, key included
+            # 1xx/3xx: an answer we cannot use
+            raise UploadRejectedError(self._redact(f"{what}: unexpected HTTP {status}"), status_code=status) from None
+        except (httpx.StreamError, httpx.CookieConflict) as exc:
+            raise UploadError(f"{what}: {type(exc).__name__}: {self._redact(str(exc))}") from None
 
     def _raise_for(self, response: httpx.Response, what: str, retry_404: bool = False) -> None:
         status = response.status_code

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from agent.errors import UploadRejectedError, UploadServerError, UploadTransportError
+from agent.errors import UploadError, UploadRejectedError, UploadServerError, UploadTransportError
 from agent.upload.client import UploadClient
 
 KEY = "sekret-key-42"
@@ -96,26 +97,112 @@ def test_annotate_409_and_404_race():
         c.annotate("p", "id1", name="a.json", body="{}")
 
 
-def _raiser(exc_type):
+# What each family of httpx exceptions becomes (agent.upload.client.map_http_errors),
+# most specific first: (httpx class, our class, retryable).
+MAPPING: list[tuple[type[Exception], type[UploadError], bool]] = [
+    # connect/read/write errors, timeouts, protocol and proxy errors, undecodable body, redirect loop
+    (httpx.RequestError, UploadTransportError, True),
+    (httpx.InvalidURL, UploadTransportError, True),  # the destination URL is unusable, like UnsupportedProtocol
+    (httpx.HTTPStatusError, UploadServerError, True),  # raised below with a 503 response
+    (httpx.StreamError, UploadError, False),  # misuse of httpx: a bug, dead-lettered
+    (httpx.CookieConflict, UploadError, False),
+]
+NEVER_RAISED = {httpx.HTTPError}  # only a base class: httpx raises its subclasses
+
+
+def _httpx_exceptions() -> list[type[BaseException]]:
+    """Every exception class httpx defines: the exported ones and all their subclasses."""
+    found: set[type[BaseException]] = set()
+    todo = [v for v in vars(httpx).values() if isinstance(v, type) and issubclass(v, BaseException)]
+    while todo:
+        cls = todo.pop()
+        if cls in found or not cls.__module__.startswith("httpx"):
+            continue
+        found.add(cls)
+        todo.extend(cls.__subclasses__())
+    return sorted(found, key=lambda c: c.__name__)
+
+
+HTTPX_EXCEPTIONS = [c for c in _httpx_exceptions() if c not in NEVER_RAISED]
+
+
+def _build(exc_type: type[BaseException], request: httpx.Request) -> BaseException:
+    """An instance of ``exc_type`` as httpx would raise it (with the URL, key included, in the message)."""
+    params = inspect.signature(exc_type.__init__).parameters
+    args = [f"boom {request.url}"] if "message" in params else []
+    kwargs = {}
+    if "request" in params:
+        kwargs["request"] = request
+    if "response" in params:
+        kwargs["response"] = httpx.Response(503, request=request)
+    try:
+        return exc_type(*args, **kwargs)
+    except TypeError as exc:  # a new constructor: teach _build about it
+        pytest.fail(f"cannot build httpx.{exc_type.__name__}: {exc}")
+
+
+def _raiser(exc_type: type[BaseException]) -> Callable[[httpx.Request], httpx.Response]:
     def handler(request: httpx.Request) -> httpx.Response:
-        if issubclass(exc_type, httpx.TimeoutException | httpx.NetworkError | httpx.ProtocolError
-                      | httpx.ProxyError | httpx.UnsupportedProtocol):  # fmt: skip
-            raise exc_type(f"boom {request.url}", request=request)
-        raise exc_type(f"boom {request.url}")
+        raise _build(exc_type, request)
 
     return handler
 
 
-TRANSPORT_ERRORS = [
-    obj for _, obj in inspect.getmembers(httpx, inspect.isclass)
-    if issubclass(obj, httpx.TransportError) and obj is not httpx.TransportError
-]  # fmt: skip
+def _outcome(call: Callable[[], object]) -> BaseException:
+    try:
+        call()
+    except Exception as exc:  # the point is to see what comes out
+        return exc
+    pytest.fail("the request did not fail")
 
 
-@pytest.mark.parametrize("exc_type", TRANSPORT_ERRORS, ids=lambda e: e.__name__)
-def test_every_httpx_transport_error_is_mapped_and_redacted(exc_type):
+def test_the_walk_finds_httpx_exceptions():
+    names = {c.__name__ for c in _httpx_exceptions()}
+    assert {"ConnectTimeout", "RemoteProtocolError", "DecodingError", "TooManyRedirects", "HTTPStatusError",
+            "InvalidURL", "CookieConflict", "StreamConsumed", "ResponseNotRead"} <= names  # fmt: skip
+
+
+@pytest.mark.parametrize("exc_type", HTTPX_EXCEPTIONS, ids=lambda e: e.__name__)
+def test_every_httpx_exception_is_mapped_and_redacted(exc_type):
+    decided = [(error, retryable) for family, error, retryable in MAPPING if issubclass(exc_type, family)]
+    assert decided, (
+        f"httpx.{exc_type.__name__} is new: decide what it becomes in UploadClient.map_http_errors, then add it to "
+        "MAPPING"
+    )
+    error, retryable = decided[0]
     c = client_for(_raiser(exc_type))
-    with pytest.raises(UploadTransportError) as info:
-        c.upload_image("p", b"x", name="a.jpg", batch="b")
-    assert info.value.retryable
-    assert KEY not in str(info.value)
+    raised = _outcome(lambda: c.upload_image("p", b"x", name="a.jpg", batch="b"))
+    assert isinstance(raised, UploadError), f"httpx.{exc_type.__name__} escaped as {type(raised).__name__}"
+    assert type(raised) is error and raised.retryable is retryable
+    assert KEY not in str(raised)
+    assert raised.__cause__ is None and raised.__suppress_context__  # no traceback shows the httpx message
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(503, UploadServerError), (429, UploadServerError), (400, UploadRejectedError), (302, UploadRejectedError)],
+)
+def test_http_status_error_maps_by_status(status, error):
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = httpx.Response(status, request=request, json={"error": "nope"})
+        raise httpx.HTTPStatusError(f"HTTP {status} for {request.url}", request=request, response=response)
+
+    raised = _outcome(lambda: client_for(handler).upload_image("p", b"x", name="a.jpg", batch="b"))
+    assert type(raised) is error and raised.status_code == status
+    assert KEY not in str(raised)
+
+
+@pytest.mark.parametrize(
+    ("exc_type", "error"),
+    [
+        (httpx.ConnectError, UploadTransportError),
+        (httpx.ReadTimeout, UploadTransportError),
+        (httpx.StreamConsumed, UploadError),
+    ],
+    ids=lambda v: v.__name__,
+)
+def test_annotate_and_get_json_map_errors_too(exc_type, error):
+    c = client_for(_raiser(exc_type))
+    for call in (lambda: c.annotate("p", "id1", name="a.json", body="{}"), lambda: c.get_json("ws/p/config")):
+        raised = _outcome(call)
+        assert type(raised) is error and KEY not in str(raised)
