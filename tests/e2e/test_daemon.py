@@ -1,4 +1,8 @@
-"""The daemon end to end: real processes (daemon, hub), real gRPC channels, real signals."""
+"""The daemon end to end: real processes (daemon, hub), real gRPC channels, real signals.
+
+Every wait is for a state the daemon or the hub reports, under one generous deadline;
+no assertion depends on how long something took.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import json
 import shutil
 import signal
 import sqlite3
-import time
 
 import cv2
 import grpc
@@ -22,6 +25,7 @@ from tests.factories import al_config
 from tests.hub_process import API_KEY, HubProcess
 
 ALL = al_config({"name": "everything", "type": "random", "traffic_percentage": 1.0})
+DEADLINE_S = 60.0  # generous: only reached when something is broken
 
 
 def hub_count(hub: HubProcess, project: str = "daemon") -> int:
@@ -62,37 +66,51 @@ settle_ms = 200
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
     client = daemon.client()
     try:
-        assert wait_until(lambda: client.status().config_origin == "remote", 10)
+        assert wait_until(lambda: client.status().config_origin == "remote", DEADLINE_S)
         for name in ("astronaut.jpg", "rocket.jpg", "coffee.jpg"):
             shutil.copy(data_dir / name, inbox / name)
         (inbox / "partial.jpg").write_bytes((data_dir / "grace_hopper.jpg").read_bytes()[:1000])  # being written
-        assert wait_until(lambda: hub_count(hub) == 3, 30), daemon.lines[-20:]
+        assert wait_until(lambda: hub_count(hub) == 3, DEADLINE_S), daemon.lines[-20:]
         # the writer finishes the file: it is then read whole
         shutil.copy(data_dir / "grace_hopper.jpg", inbox / "partial.jpg")
-        assert wait_until(lambda: hub_count(hub) == 4, 30)
+        assert wait_until(lambda: hub_count(hub) == 4, DEADLINE_S)
         status = client.status()
         assert status.sources[0].id == "inbox" and status.sources[0].frames == 4
         assert status.strategies[0].selected == 4
-        # a config changed at the hub applies within one sync interval (1 s)
+        # a config changed at the hub is applied (synced every second)
         set_hub_config(hub, {"enabled": False})
-        assert wait_until(lambda: client.get_config() == {"enabled": False}, 3)
+        assert wait_until(lambda: client.get_config() == {"enabled": False}, DEADLINE_S)
         # an invalid remote config keeps the previous one and is reported
         with sqlite3.connect(hub.data_dir / "index.sqlite") as db:  # bypass the hub's validation
             db.execute("UPDATE configs SET config = ?, etag = '\"x\"'", (json.dumps({"enabled": 3}),))
-        assert wait_until(lambda: client.status().last_sync_result.startswith("invalid"), 4)
+        assert wait_until(lambda: client.status().last_sync_result.startswith("invalid"), DEADLINE_S)
         assert client.get_config() == {"enabled": False}
     finally:
         client.close()
         daemon.stop()
-    # restart: already-processed files are not read again
+    # restart: already-processed files are not read again, a new one is
+    set_hub_config(hub, ALL)
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
     client = daemon.client()
     try:
-        time.sleep(1.0)
-        assert client.status().sources[0].frames == 0
+        assert wait_until(lambda: is_enabled_from_remote(client.status()), DEADLINE_S)
+        # distinct bytes (the hub counts it) and sorted after the old files: the folder
+        # is polled in name order and an old file settles no later than the new one, so
+        # once the new file is at the hub any old file read again was read before it
+        new = tmp_path / "zzz-new.jpg"
+        cv2.imwrite(str(new), cv2.flip(cv2.imread(str(data_dir / "astronaut.jpg")), 1))
+        shutil.move(new, inbox / new.name)
+        assert wait_until(lambda: hub_count(hub) == 5, DEADLINE_S), daemon.lines[-20:]
+        status = client.status()
+        assert status.sources[0].frames == 1
+        assert status.strategies[0].selected == 1
     finally:
         client.close()
         daemon.stop()
+
+
+def is_enabled_from_remote(status) -> bool:
+    return status.config_origin == "remote" and status.active_learning_enabled
 
 
 def test_hub_down_at_start_uses_last_good_config(tmp_path, hub, models_dir):
@@ -100,14 +118,14 @@ def test_hub_down_at_start_uses_last_good_config(tmp_path, hub, models_dir):
     cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url=hub.url)
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
     client = daemon.client()
-    assert wait_until(lambda: client.status().config_origin == "remote", 10)
+    assert wait_until(lambda: client.status().config_origin == "remote", DEADLINE_S)
     client.close()
     daemon.stop()
     hub.stop()
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
     client = daemon.client()
     try:
-        assert wait_until(lambda: client.status().last_sync_result.startswith("offline"), 10)
+        assert wait_until(lambda: client.status().last_sync_result.startswith("offline"), DEADLINE_S)
         status = client.status()
         assert status.config_origin == "last-good" and status.active_learning_enabled
         assert client.get_config()["sampling_strategies"][0]["name"] == "everything"
@@ -136,13 +154,13 @@ def test_kill9_then_restart_loses_nothing(tmp_path, models_dir, data_dir):
     client = daemon.client()
     reply = client.submit_frames(_frames(data_dir, 12))
     assert reply.accepted == 12
-    assert wait_until(lambda: client.status().spool.count == 12, 20)
+    assert wait_until(lambda: client.status().spool.count == 12, DEADLINE_S)
     client.close()
     daemon.kill()  # SIGKILL with 12 frames selected and not uploaded
     hub.start()
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
     try:
-        assert wait_until(lambda: hub_count(hub) == 12, 30)
+        assert wait_until(lambda: hub_count(hub) == 12, DEADLINE_S)
     finally:
         daemon.stop()
         hub.stop()
@@ -156,10 +174,8 @@ def test_sigterm_drains_into_the_spool(tmp_path, models_dir, data_dir):
     client = daemon.client()
     assert client.submit_frames(_frames(data_dir, 20)).accepted == 20
     client.close()
-    t = time.monotonic()
     daemon.signal(signal.SIGTERM)  # at once: frames are still queued / in flight
-    assert daemon.wait(15) == 0
-    assert time.monotonic() - t < 10
+    assert daemon.wait(DEADLINE_S) == 0
     spool = DiskSpool(tmp_path / "state" / "spool", read_only=True)
     try:
         assert spool.stats().count == 20  # every accepted frame was selected and spooled
@@ -185,7 +201,7 @@ queue_size = 64
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
     client = daemon.client()
     try:
-        assert wait_until(lambda: client.status().frames_inferred == 10, 20), client.status()
+        assert wait_until(lambda: client.status().frames_inferred == 10, DEADLINE_S), client.status()
         src = client.status().sources[0]
         assert (src.kind, src.state, src.frames) == ("video", "finished", 10)
     finally:
@@ -197,7 +213,7 @@ def test_tcp_without_tls_is_refused(tmp_path, models_dir):
     cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url="http://127.0.0.1:9",
                      model="x/0", control='[control]\nlisten = "tcp:127.0.0.1:0"')  # fmt: skip
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start(expect_ready=False)
-    assert daemon.wait(30) != 0
+    assert daemon.wait(DEADLINE_S) != 0
     text = "".join(daemon.lines)
     assert "$.control.tls_cert" in text and "$.control.token_file" in text
 
