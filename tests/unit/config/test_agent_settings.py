@@ -1,13 +1,10 @@
-"""Agent TOML settings and sd_notify."""
+"""Agent TOML settings (agent.config.agent_settings)."""
 
 from __future__ import annotations
-
-import socket
 
 import pytest
 
 from agent.config.agent_settings import load_settings
-from agent.daemon.systemd import sd_notify
 from agent.errors import ConfigError
 
 
@@ -36,14 +33,3 @@ def test_invalid_settings_name_the_field(tmp_path, text, path):
     with pytest.raises(ConfigError) as info:
         load_settings(f)
     assert path in [i.path for i in info.value.issues]
-
-
-def test_sd_notify(tmp_path, monkeypatch):
-    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
-    assert sd_notify("READY=1") is False
-    path = tmp_path / "notify"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.bind(str(path))
-        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-        assert sd_notify("READY=1")
-        assert sock.recv(100) == b"READY=1"
