@@ -17,7 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from agent.spool.disk_spool import DiskSpool, SpoolItem
+from agent.spool.disk_spool import DiskSpool
+from agent.spool.records import SpoolItem
 from agent.upload.client import UploadClient
 from agent.upload.worker import Uploader, UploaderOptions
 
@@ -32,7 +33,7 @@ def current_rss_mb() -> float:
 def _item(i: int, payload: bytes) -> SpoolItem:
     data = b"\xff\xd8\xff\xe0" + i.to_bytes(8, "little") + payload[12:]
     return SpoolItem(jpeg=data, sha256=hashlib.sha256(data).hexdigest(), project="bench", batch_name="b",
-                     tags=[], strategy="s", inference_id=f"bench-{i}")  # fmt: skip
+                     tags=(), strategy="s", inference_id=f"bench-{i}")  # fmt: skip
 
 
 @dataclass

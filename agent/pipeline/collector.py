@@ -12,17 +12,17 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from agent.errors import SpoolFullError
-from agent.limits.store import Credit
 from agent.predictions.batch import PredictionBatch
 from agent.prepare.encode import prepare_frame
 from agent.sampling.selector import ActiveLearningSelector, BatchDecision
-from agent.spool.disk_spool import DiskSpool, SpoolItem, SpoolRecord
+from agent.spool.disk_spool import DiskSpool
+from agent.spool.records import SpoolItem, SpoolRecord
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +63,10 @@ class FrameCollector:
                 images[sel.frame], batch, sel.frame, max_image_size=cfg.max_image_size,
                 jpeg_quality=cfg.jpeg_compression_level, persist_predictions=bool(cfg.persist_predictions),
             )  # fmt: skip
-            credit = asdict(sel.credit)
-            credit["keys"] = list(credit["keys"])
             items.append(SpoolItem(
                 jpeg=prepared.jpeg, sha256=prepared.sha256, project=self.project, batch_name=sel.batch_name,
-                tags=list(sel.tags), strategy=sel.strategy, inference_id=batch.inference_ids[sel.frame],
-                annotation=None if prepared.annotation is None else asdict(prepared.annotation),
-                credit=credit, source=sources[sel.frame],
+                tags=tuple(sel.tags), strategy=sel.strategy, inference_id=batch.inference_ids[sel.frame],
+                annotation=prepared.annotation, credit=sel.credit, source=sources[sel.frame],
             ))  # fmt: skip
         try:
             result.seqs = self.spool.put_many(items)
@@ -84,7 +81,5 @@ class FrameCollector:
 
     def on_duplicate(self, record: SpoolRecord) -> None:
         """The server already had these bytes: give the limit credit back."""
-        credit = record.item.credit
-        if credit:
-            self.selector.limits.give_back(Credit(credit["strategy"], credit["batch_name"],
-                                                  tuple(credit["keys"]), credit.get("backend", "local")))  # fmt: skip
+        if record.item.credit is not None:
+            self.selector.limits.give_back(record.item.credit)

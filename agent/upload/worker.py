@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.errors import UploadError, UploadServerError
-from agent.spool.disk_spool import DiskSpool, SpoolRecord
+from agent.spool.interface import Spool
+from agent.spool.records import SpoolRecord
 from agent.upload.client import UploadClient
 
 logger = logging.getLogger(__name__)
@@ -145,11 +146,12 @@ class UploadCounters:
 
 
 class Uploader:
-    """Drains a DiskSpool through an UploadClient with N worker threads."""
+    """Drains a Spool (``DiskSpool``, or ``MemorySpool`` in tests) through an UploadClient
+    with N worker threads."""
 
     def __init__(
         self,
-        spool: DiskSpool,
+        spool: Spool,
         client: UploadClient,
         options: UploaderOptions | None = None,
         *,
@@ -236,10 +238,10 @@ class Uploader:
                 )  # fmt: skip
                 record.server_id, duplicate = result.image_id, result.duplicate
                 self.spool.set_server_id(record.seq, result.image_id)
-            if item.annotation is not None:
-                self.client.annotate(item.project, record.server_id, name=item.annotation["name"],
-                                     body=item.annotation["body"],
-                                     content_type=item.annotation.get("content_type", "text/plain"))  # fmt: skip
+            annotation = item.annotation
+            if annotation is not None:
+                self.client.annotate(item.project, record.server_id, name=annotation.name, body=annotation.body,
+                                     content_type=annotation.content_type)  # fmt: skip
         except UploadError as exc:
             self._failed(record, exc)
             return

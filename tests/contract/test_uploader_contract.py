@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import time
+import threading
 
 import pytest
 
+from agent.limits.store import Credit
 from agent.spool.disk_spool import DiskSpool
+from agent.spool.records import SpoolRecord
 from agent.upload.client import UploadClient
 from agent.upload.worker import Uploader, UploaderOptions
 from tests.fake_roboflow import FakeRoboflow
 from tests.frames import spool_item
 
 FAST = UploaderOptions(concurrency=1, backoff_base_s=0.01, backoff_cap_s=0.05, offline_after_failures=50)
+DRAIN_DEADLINE_S = 30.0  # generous: drain() polls a condition, it does not sleep a fixed time
 
 
 @pytest.fixture
@@ -22,8 +25,8 @@ def spool(tmp_path):
     s.close()
 
 
-def run_until_drained(spool, url, options=FAST, timeout_s=10.0, timeout_http_s=5.0):
-    duplicates = []
+def run_until_drained(spool, url, options=FAST, timeout_s=DRAIN_DEADLINE_S, timeout_http_s=5.0):
+    duplicates: list[SpoolRecord] = []
     client = UploadClient(url, "k", timeout_s=timeout_http_s)
     uploader = Uploader(spool, client, options, on_duplicate=duplicates.append, seed=1)
     uploader.start()
@@ -48,9 +51,10 @@ def test_duplicate_returns_credit_and_409_is_done(spool):
     with FakeRoboflow() as fake:
         fake.then("upload", 200, {"duplicate": True, "id": "old"})
         fake.then("annotate", 409, {"error": {"message": "Image was already annotated"}})
-        spool.put(spool_item(0))
+        spool.put(spool_item(0, credit=True))
         uploader, duplicates = run_until_drained(spool, fake.url)
-    assert len(duplicates) == 1 and uploader.counters.counts["duplicate"] == 1
+    assert [r.item.credit for r in duplicates] == [Credit("s", "batch-1", ("s:minutely:0",), "local")]
+    assert uploader.counters.counts["duplicate"] == 1
     assert spool.stats().count == 0
 
 
@@ -71,13 +75,45 @@ def test_transient_errors_are_retried(spool, status, body):
     assert uploader.counters.counts["retry"] == 2
 
 
-def test_429_retry_after_is_honoured(spool):
+class NackRecorder:
+    """The spool, with every ``nack`` recorded and signalled (the Uploader only needs the Protocol)."""
+
+    def __init__(self, spool):
+        self.spool = spool
+        self.nacks = []
+        self.nacked = threading.Event()
+
+    def nack(self, seq, retry_in_s, error):
+        self.spool.nack(seq, retry_in_s, error)
+        self.nacks.append(retry_in_s)
+        self.nacked.set()
+
+    def __getattr__(self, name):
+        return getattr(self.spool, name)
+
+
+def test_429_retry_after_is_honoured(tmp_path):
+    wall = [1_000_000.0]  # the spool's wall clock, moved by the test
+    spool = DiskSpool(tmp_path / "spool", clock=lambda: wall[0])
+    recorder = NackRecorder(spool)
     with FakeRoboflow() as fake:
-        fake.then("upload", 429, {"error": "rate limited"}, {"Retry-After": "1"})
+        fake.then("upload", 429, {"error": "rate limited"}, {"Retry-After": "7"})
         spool.put(spool_item(0))
-        t0 = time.monotonic()
-        run_until_drained(spool, fake.url)
-        assert time.monotonic() - t0 >= 0.95
+        client = UploadClient(fake.url, "k", timeout_s=5.0)
+        uploader = Uploader(recorder, client, FAST, seed=1)
+        uploader.start()
+        try:
+            assert recorder.nacked.wait(DRAIN_DEADLINE_S)
+            assert recorder.nacks[0] >= 7.0  # Retry-After wins over the 0.05 s backoff cap
+            wall[0] += 6.9
+            assert spool.lease() is None and [k for k, _ in fake.requests] == ["upload"]  # not due yet
+            wall[0] += recorder.nacks[0]
+            assert uploader.drain(DRAIN_DEADLINE_S), spool.stats()
+        finally:
+            uploader.stop()
+            client.close()
+            spool.close()
+    assert [k for k, _ in fake.requests] == ["upload", "upload", "annotate"]
 
 
 def test_permanent_error_goes_to_dead_letters(spool):

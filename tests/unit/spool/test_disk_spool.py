@@ -1,11 +1,17 @@
-"""DiskSpool: lease/ack/nack, dead letters, caps and policies, reopen, ownership."""
+"""DiskSpool only: ownership, read-only opening, ballast, disk-full paths, what is stored on disk."""
 
 from __future__ import annotations
+
+import sqlite3
 
 import pytest
 
 from agent.errors import SpoolError, SpoolFullError
+from agent.spool import storage
 from agent.spool.disk_spool import DiskSpool
+from agent.spool.encoding import FORMAT_VERSION, SpoolFormatError
+from agent.spool.interface import StorageWriteError
+from agent.spool.storage import BALLAST_BYTES, BALLAST_NAME
 from tests.frames import spool_item
 
 
@@ -16,89 +22,7 @@ def spool(tmp_path):
     s.close()
 
 
-def test_fifo_lease_ack(spool):
-    seqs = spool.put_many([spool_item(i) for i in range(3)])
-    assert seqs == [1, 2, 3]
-    first = spool.lease()
-    assert first.seq == 1 and first.item.inference_id == "inf-0"
-    second = spool.lease()
-    assert second.seq == 2  # the first is leased
-    spool.ack(first.seq)
-    stats = spool.stats()
-    assert (stats.count, stats.leased, stats.ready, stats.delivered) == (2, 1, 1, 1)
-
-
-def test_nack_delays_and_counts_attempts(spool):
-    clock = [1000.0]
-    spool._clock = lambda: clock[0]
-    seq = spool.put(spool_item(0))
-    spool.nack(spool.lease().seq, 30.0, "HTTP 503")
-    assert spool.lease() is None
-    clock[0] += 31
-    again = spool.lease()
-    assert again.seq == seq and again.attempts == 1 and again.last_error == "HTTP 503"
-
-
-def test_dead_letters_list_retry_purge(spool):
-    spool.put_many([spool_item(i) for i in range(3)])
-    spool.dead_letter(spool.lease().seq, "HTTP 400: Invalid image.")
-    assert [e.seq for e in spool.list("dead")] == [1]
-    assert spool.list("dead")[0].last_error.startswith("HTTP 400")
-    assert spool.retry_dead() == 1
-    assert spool.stats().dead == 0
-    spool.dead_letter(spool.lease().seq, "again")
-    assert spool.purge() == 1 and spool.stats().count == 2
-
-
-def test_drop_oldest_policy(tmp_path):
-    s = DiskSpool(tmp_path / "s", max_count=3)
-    for i in range(5):
-        s.put(spool_item(i))
-    stats = s.stats()
-    assert stats.count == 3 and stats.dropped == 2
-    assert [e.seq for e in s.list()] == [3, 4, 5]
-    s.close()
-
-
-def test_byte_cap_and_reject_new(tmp_path):
-    one = len(spool_item(0).jpeg) + len(spool_item(0).annotation["body"])
-    s = DiskSpool(tmp_path / "s", max_bytes=int(one * 2.5), overflow="reject_new")
-    s.put(spool_item(0))
-    s.put(spool_item(1))
-    with pytest.raises(SpoolFullError, match="reject_new"):
-        s.put(spool_item(2))
-    stats = s.stats()
-    assert stats.count == 2 and stats.rejected == 1
-    assert [e.seq for e in s.list()] == [1, 2]  # old data kept
-    s.close()
-
-
-def test_max_age_expires(tmp_path):
-    clock = [0.0]
-    s = DiskSpool(tmp_path / "s", max_age_s=60, clock=lambda: clock[0])
-    s.put(spool_item(0))
-    clock[0] = 61
-    assert s.lease() is None and s.stats().expired == 1
-    s.close()
-
-
-def test_state_survives_reopen_and_leases_do_not(tmp_path):
-    s = DiskSpool(tmp_path / "s")
-    s.put_many([spool_item(i) for i in range(3)])
-    leased = s.lease()
-    s.set_server_id(leased.seq, "server-7")
-    s.dead_letter(s.lease().seq, "bad")
-    s.close()
-    s = DiskSpool(tmp_path / "s")
-    stats = s.stats()
-    assert (stats.count, stats.dead, stats.ready) == (3, 1, 2)
-    again = s.lease()
-    assert again.seq == leased.seq and again.server_id == "server-7"  # annotation-only retry
-    assert s.put(spool_item(9)) == 4  # sequence numbers are never reused
-    s.close()
-
-
-def test_one_owner(tmp_path):
+def test_one_owner_and_read_only_readers(tmp_path):
     s = DiskSpool(tmp_path / "s")
     with pytest.raises(SpoolError, match="in use by another framesift process"):
         DiskSpool(tmp_path / "s")
@@ -108,14 +32,110 @@ def test_one_owner(tmp_path):
         ro.put(spool_item(0))
     ro.close()
     s.close()
+    DiskSpool(tmp_path / "s").close()  # closing released the ownership
 
 
-def test_expired_lease_is_handed_out_again(tmp_path):
-    mono = [0.0]
-    s = DiskSpool(tmp_path / "s", monotonic=lambda: mono[0])
-    s.put(spool_item(0))
-    assert s.lease(lease_s=10).seq == 1
-    assert s.lease(lease_s=10) is None
-    mono[0] = 11
-    assert s.lease(lease_s=10).seq == 1
+def test_ballast_is_reserved_by_the_owner_only(tmp_path):
+    DiskSpool(tmp_path / "ro", read_only=True).close()
+    assert not (tmp_path / "ro" / BALLAST_NAME).exists()
+    DiskSpool(tmp_path / "rw").close()
+    assert (tmp_path / "rw" / BALLAST_NAME).stat().st_size == BALLAST_BYTES
+
+
+def _disk_full_once(monkeypatch):
+    real_open = storage._open_cache
+    calls = []
+
+    def open_cache(directory):
+        calls.append(directory)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_open(directory)
+
+    monkeypatch.setattr(storage, "_open_cache", open_cache)
+    return calls
+
+
+def test_disk_full_at_start_releases_the_ballast(tmp_path, monkeypatch, caplog):
+    DiskSpool(tmp_path / "s").close()
+    calls = _disk_full_once(monkeypatch)
+    s = DiskSpool(tmp_path / "s")
+    assert len(calls) == 2 and s.stats().count == 0
+    assert f"released {BALLAST_BYTES} bytes of reserve" in caplog.text
+    assert (tmp_path / "s" / BALLAST_NAME).exists()  # reserved again: there is room now
     s.close()
+
+
+def test_disk_full_at_start_without_ballast_is_an_error(tmp_path, monkeypatch):
+    DiskSpool(tmp_path / "s", read_only=True).close()  # no ballast
+    _disk_full_once(monkeypatch)
+    with pytest.raises(SpoolError, match="cannot open"):
+        DiskSpool(tmp_path / "s")
+    DiskSpool(tmp_path / "s").close()  # the failed open released the ownership
+
+
+def test_write_failure_refuses_the_whole_group(spool, monkeypatch):
+    spool.put(spool_item(0))
+
+    def full(records):
+        raise StorageWriteError("database or disk is full")
+
+    monkeypatch.setattr(spool.store, "insert", full)
+    with pytest.raises(SpoolFullError, match="cannot store frame: database or disk is full"):
+        spool.put_many([spool_item(1), spool_item(2)])
+    monkeypatch.undo()
+    stats = spool.stats()
+    assert (stats.count, stats.rejected) == (1, 2)
+    assert spool.put(spool_item(3)) == 2  # no sequence number was spent
+
+
+def test_ack_that_cannot_delete_still_forgets(spool, monkeypatch):
+    spool.put(spool_item(0))
+    record = spool.lease()
+
+    def full(seq):
+        raise StorageWriteError("database or disk is full")
+
+    monkeypatch.setattr(spool.store, "delete", full)
+    spool.ack(record.seq)  # delivered again after a restart; the server deduplicates
+    assert spool.stats().count == 0 and spool.stats().delivered == 1
+
+
+def test_stored_values_are_versioned_plain_data(spool):
+    item = spool_item(0, credit=True)
+    spool.put(item)
+    cache = spool.storage.cache
+    record, delivery = cache.get(("rec", 1)), cache.get(("meta", 1))
+    assert record["v"] == delivery["v"] == FORMAT_VERSION
+    assert record["annotation"] == {"name": "inf-0.json", "body": spool_item(0).annotation.body,  # type: ignore[union-attr]
+                                    "content_type": "text/plain"}  # fmt: skip
+    assert record["credit"] == {"strategy": "s", "batch_name": "batch-1", "keys": ["s:minutely:0"], "backend": "local"}
+    assert record["tags"] == ["t1"] and record["jpeg"] == item.jpeg
+
+    def plain(value):
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, (str, int, float, bytes))
+
+    assert plain(record) and plain(delivery)
+
+
+def test_undecodable_record_goes_to_dead_letters(spool):
+    spool.put_many([spool_item(0), spool_item(1)])
+    spool.storage.cache.set(("rec", 1), {"v": FORMAT_VERSION + 1})
+    assert spool.lease().seq == 2
+    dead = spool.list("dead")
+    assert [e.seq for e in dead] == [1] and "format version" in dead[0].last_error
+
+
+def test_spool_from_a_newer_release_is_refused(tmp_path):
+    s = DiskSpool(tmp_path / "s")
+    s.put(spool_item(0))
+    s.storage.cache.set(("meta", 1), {"v": FORMAT_VERSION + 1, "state": "ready"})
+    s.close()
+    with pytest.raises(SpoolFormatError, match="newer framesift"):
+        DiskSpool(tmp_path / "s")
+    with pytest.raises(SpoolFormatError):  # the ownership was released: the same error again
+        DiskSpool(tmp_path / "s")
