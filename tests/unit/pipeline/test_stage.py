@@ -185,4 +185,3 @@ def test_infer_one_submit_spools(limits):
 def test_static_config_wraps_a_validated_config():
     snap = config().current
     assert snap.origin == "file" and snap.config.enabled
-
