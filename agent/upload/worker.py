@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.errors import UploadError, UploadServerError
+from agent.runtime.threads import join_all_or_warn
 from agent.spool.interface import Spool
 from agent.spool.records import SpoolRecord
 from agent.upload.client import UploadClient
@@ -184,12 +185,7 @@ class Uploader:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the workers; a record in flight is released (retried at next start)."""
         self._stop.set()
-        deadline = time.monotonic() + timeout_s
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                logger.warning("uploader thread %s did not stop within %.1f s", thread.name, timeout_s)
-        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads = join_all_or_warn(self._threads, timeout_s)
 
     def drain(self, timeout_s: float) -> bool:
         """Wait until nothing is pending (or only dead letters remain); True if drained."""
