@@ -7,8 +7,9 @@ unknown strategy types are all refused with a ConfigError whose issues name the
 JSON path of each offending field.
 
 framesift extensions (documented in README "Active learning"):
-``entropy`` / ``margin`` / ``sdk_conditionals`` strategy types and the
-top-level ``near_duplicate_filter``.
+``entropy`` / ``margin`` / ``sdk_conditionals`` / ``detection_uncertainty`` strategy
+types, the top-level ``near_duplicate_filter`` and the ``framesift`` object of a
+strategy (pacing, class quotas, drift boost; ``agent.config.al_extensions``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from agent.config.al_extensions import StrategyExtensions, extension_issues
 from agent.errors import ConfigError, ConfigIssue
 
 TAG_PATTERN = re.compile(r"^[a-zA-Z0-9\-_:/.\[\]<>{}@]{1,64}$")
@@ -70,6 +72,11 @@ class _StrategyBase(_Strict):
     name: str = Field(min_length=1, max_length=128)
     tags: list[Tag] = Field(default_factory=list)
     limits: list[LimitConfig] = Field(default_factory=list)
+    framesift: StrategyExtensions | None = Field(None, description="framesift extensions (Roboflow ignores)")
+
+    def gate_probability(self) -> float:
+        """The probability gate of the strategy (``traffic_percentage`` for ``random``)."""
+        return float(getattr(self, "probability", 1.0))
 
     def limit_values(self) -> dict[str, int]:
         """Smallest configured value per window type (duplicates: all must hold → min)."""
@@ -84,6 +91,10 @@ class RandomStrategy(_StrategyBase):
 
     type: Literal["random"]
     traffic_percentage: Probability = Field(description="a fraction in [0, 1], not a percent")
+
+    def gate_probability(self) -> float:
+        """``traffic_percentage``."""
+        return self.traffic_percentage
 
 
 class CloseToThresholdStrategy(_StrategyBase):
@@ -143,6 +154,29 @@ class MarginStrategy(_StrategyBase):
     probability: Probability = 1.0
 
 
+class DetectionUncertaintyStrategy(_StrategyBase):
+    """framesift: detection frames whose box-level uncertainty, aggregated per frame, is high.
+
+    Box uncertainty in [0, 1]: ``entropy`` = binary entropy (bits) of the box confidence;
+    ``margin`` = 1 - (top class score - runner-up class score). Per frame: ``max`` or
+    ``mean`` >= threshold, or ``count_above``: at least ``minimum_boxes`` boxes >= threshold.
+    """
+
+    type: Literal["detection_uncertainty"]
+    measure: Literal["entropy", "margin"]
+    aggregate: Literal["max", "mean", "count_above"] = "max"
+    threshold: Probability
+    minimum_boxes: int = Field(1, ge=1, description="count_above only")
+    selected_class_names: list[str] | None = None
+    probability: Probability = 1.0
+
+    @model_validator(mode="after")
+    def _count_only(self) -> DetectionUncertaintyStrategy:
+        if self.minimum_boxes != 1 and self.aggregate != "count_above":
+            raise PydanticCustomError("aggregate", "minimum_boxes applies to aggregate count_above only")
+        return self
+
+
 class SdkConditionalsStrategy(_StrategyBase):
     """framesift: the ``conditionals`` of the SDK's ``Workspace.active_learning()``."""
 
@@ -182,12 +216,13 @@ Strategy = Annotated[
     | DetectionsNumberBasedStrategy
     | EntropyStrategy
     | MarginStrategy
-    | SdkConditionalsStrategy,
+    | SdkConditionalsStrategy
+    | DetectionUncertaintyStrategy,
     Field(discriminator="type"),
 ]
 STRATEGY_TYPES = (
     "random", "close_to_threshold", "classes_based", "detections_number_based",
-    "entropy", "margin", "sdk_conditionals",
+    "entropy", "margin", "sdk_conditionals", "detection_uncertainty",
 )  # fmt: skip
 
 
@@ -305,6 +340,7 @@ def validate_al_config(document: Any, *, source: str | None = None) -> ActiveLea
         raise ConfigError(field_issues + [i for i in issues if i.path not in seen], source=source) from None
     except (TypeError, ValueError, RecursionError) as exc:  # defensive: never leak other errors
         raise ConfigError([ConfigIssue("$", f"unreadable value: {exc}")], source=source) from None
+    issues += extension_issues(config.sampling_strategies)
     if issues:
         raise ConfigError(issues, source=source)
     return config

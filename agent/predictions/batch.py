@@ -69,6 +69,9 @@ class PredictionBatch:
         is_stub: True for the stub model ``project/0``: no predictions at all.
         model_id: id of the model that produced the predictions.
         frame_ids: optional B strings given by the caller (file path, stream frame number).
+        runner_up_class_id: (N,) int32 second-best class of each box (-1: none or unknown),
+            or None when the producer did not keep per-box class scores.
+        runner_up_confidence: (N,) float32 its score (NaN: unknown), or None likewise.
     """
 
     task: TaskType
@@ -89,6 +92,8 @@ class PredictionBatch:
     is_stub: bool = False
     model_id: str = ""
     frame_ids: list[str] | None = None
+    runner_up_class_id: NDArray[np.int32] | None = None
+    runner_up_confidence: NDArray[np.float32] | None = None
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +112,18 @@ class PredictionBatch:
             (
                 self.class_scores is None or self.class_scores.shape[0] == b,
                 "class_scores must be (B, C)",
+            ),
+            (
+                (self.runner_up_class_id is None) == (self.runner_up_confidence is None),
+                "runner_up_class_id and runner_up_confidence come together",
+            ),
+            (
+                self.runner_up_class_id is None or self.runner_up_class_id.shape == (n,),
+                f"runner_up_class_id must be ({n},)",
+            ),
+            (
+                self.runner_up_confidence is None or self.runner_up_confidence.shape == (n,),
+                f"runner_up_confidence must be ({n},)",
             ),
         ]
         for ok, message in checks:
@@ -215,4 +232,6 @@ class PredictionBatch:
             is_stub=self.is_stub,
             model_id=self.model_id,
             frame_ids=None if self.frame_ids is None else [self.frame_ids[i] for i in frames_arr],
+            runner_up_class_id=None if self.runner_up_class_id is None else self.runner_up_class_id[keep],
+            runner_up_confidence=None if self.runner_up_confidence is None else self.runner_up_confidence[keep],
         )

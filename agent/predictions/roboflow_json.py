@@ -4,6 +4,12 @@ The JSON shapes are those of the Roboflow inference server (null fields
 omitted, ``class_name`` spelled ``class``, boxes centre-based in original
 pixels). Conversion happens only at the edges (files, upload, gRPC); inside
 the agent predictions stay as arrays.
+
+Documented extra fields (framesift): a detection whose model kept per-box class
+scores carries ``runner_up_class``, ``runner_up_class_id`` and
+``runner_up_confidence`` (the second-best class and its score), so that
+``framesift sample`` can replay margin-based strategies. Readers that do not know
+them ignore them.
 """
 
 from __future__ import annotations
@@ -66,6 +72,12 @@ def _frame_detections(batch: PredictionBatch, frame: int) -> list[JsonDict]:
             "class_id": int(cls[k]),
             "detection_id": ids[row],
         }
+        if batch.runner_up_class_id is not None and batch.runner_up_confidence is not None:
+            runner = int(batch.runner_up_class_id[row])
+            runner_conf = float(batch.runner_up_confidence[row])
+            if runner >= 0 and runner_conf == runner_conf:  # known (not -1, not NaN)
+                det |= {"runner_up_class": batch.class_names[runner], "runner_up_class_id": runner,
+                        "runner_up_confidence": runner_conf}  # fmt: skip
         if batch.polygons is not None:
             poly = batch.polygons[row].astype(np.float64)
             det["points"] = [{"x": float(x), "y": float(y)} for x, y in poly]
@@ -198,6 +210,7 @@ def _detections_from(
     det_ids: list[str] = []
     polygons: list[np.ndarray] = []
     keypoints: list[list[JsonDict]] = []
+    runners: list[tuple[int, float]] = []
     for frame, doc in enumerate(docs):
         preds = doc.get("predictions", [])
         if not isinstance(preds, list):
@@ -213,10 +226,13 @@ def _detections_from(
             cid = table.id_for(name, det.get("class_id"))
             rows.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2, conf, cid, frame))
             det_ids.append(str(det.get("detection_id") or uuid.uuid4()))
+            runners.append(_runner_up(det, table, frame))
             pts = det.get("points") or []
             polygons.append(np.array([[p["x"], p["y"]] for p in pts], np.float32).reshape(-1, 2))
             keypoints.append(list(det.get("keypoints") or []))
     arr = np.array(rows, np.float64).reshape(-1, 7)
+    has_runner = any(r[0] >= 0 for r in runners)
+    runner_arr = np.array(runners, np.float64).reshape(-1, 2)
     return PredictionBatch(
         task=task,
         class_names=table.names(),
@@ -230,7 +246,21 @@ def _detections_from(
         detection_ids=det_ids,
         polygons=polygons if task is TaskType.INSTANCE_SEGMENTATION else None,
         keypoints=keypoints if task is TaskType.KEYPOINT_DETECTION else None,
+        runner_up_class_id=runner_arr[:, 0].astype(np.int32) if has_runner else None,
+        runner_up_confidence=runner_arr[:, 1].astype(np.float32) if has_runner else None,
     )
+
+
+def _runner_up(det: JsonDict, table: _ClassTable, frame: int) -> tuple[int, float]:
+    """(class id, score) of a detection's documented runner-up fields; (-1, NaN) when absent."""
+    name = det.get("runner_up_class")
+    if name is None:
+        return -1, float("nan")
+    try:
+        conf = float(det["runner_up_confidence"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"prediction {frame}: runner_up_class without a numeric runner_up_confidence") from exc
+    return table.id_for(str(name), det.get("runner_up_class_id")), conf
 
 
 def _classification_from(

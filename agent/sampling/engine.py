@@ -20,6 +20,7 @@ from agent.config.al_config import (
     ClassesBasedStrategy,
     CloseToThresholdStrategy,
     DetectionsNumberBasedStrategy,
+    DetectionUncertaintyStrategy,
     EntropyStrategy,
     MarginStrategy,
     RandomStrategy,
@@ -28,6 +29,7 @@ from agent.config.al_config import (
 )
 from agent.predictions.batch import PredictionBatch
 from agent.sampling import criteria
+from agent.sampling.box_uncertainty import detection_uncertainty
 
 Criterion = Callable[[PredictionBatch], NDArray[np.bool_]]
 
@@ -49,6 +51,8 @@ def compile_strategy(strategy: Strategy) -> tuple[Criterion, float]:
         return (lambda b: criteria.margin(b, strategy)), strategy.probability
     if isinstance(strategy, SdkConditionalsStrategy):
         return (lambda b: criteria.sdk_conditionals(b, strategy)), strategy.probability
+    if isinstance(strategy, DetectionUncertaintyStrategy):
+        return (lambda b: detection_uncertainty(b, strategy)), strategy.probability
     raise TypeError(f"no criterion for strategy type {type(strategy).__name__}")
 
 

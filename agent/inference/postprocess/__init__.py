@@ -61,7 +61,9 @@ def decode_detection(spec: ModelSpec, raw: RawBatch, params: PostprocessParams) 
     cand = decode_yolo(head, layout, nc, params)
     xyxy = to_original_pixels(cand.xyxy, cand.frame_index, raw.transforms, raw.image_hw)
     return _new_batch(spec, raw, xyxy=xyxy, confidence=cand.confidence,
-                      class_id=cand.class_id, frame_index=cand.frame_index)  # fmt: skip
+                      class_id=cand.class_id, frame_index=cand.frame_index,
+                      runner_up_class_id=cand.runner_up_class_id,
+                      runner_up_confidence=cand.runner_up_confidence)  # fmt: skip
 
 
 def decode_segmentation(spec: ModelSpec, raw: RawBatch, params: PostprocessParams) -> PredictionBatch:
@@ -82,7 +84,8 @@ def decode_segmentation(spec: ModelSpec, raw: RawBatch, params: PostprocessParam
     xyxy = to_original_pixels(cand.xyxy, cand.frame_index, raw.transforms, raw.image_hw)
     return _new_batch(spec, raw, xyxy=xyxy, confidence=cand.confidence,
                       class_id=cand.class_id, frame_index=cand.frame_index,
-                      polygons=polygons)  # fmt: skip
+                      polygons=polygons, runner_up_class_id=cand.runner_up_class_id,
+                      runner_up_confidence=cand.runner_up_confidence)  # fmt: skip
 
 
 def decode_classification(spec: ModelSpec, raw: RawBatch, params: PostprocessParams) -> PredictionBatch:

@@ -28,6 +28,9 @@ class Candidates:
         class_id: (K,) int32.
         frame_index: (K,) int32.
         extra: (K, nm) float32 extra columns (mask coefficients), nm may be 0.
+        runner_up_class_id: (K,) int32 second-best class of each box, -1 for one-class models.
+        runner_up_confidence: (K,) float32 its score (0 when there is none), on the same
+            scale as ``confidence`` (YOLOv5: times objectness).
     """
 
     xyxy: NDArray[np.float32]
@@ -35,6 +38,8 @@ class Candidates:
     class_id: NDArray[np.int32]
     frame_index: NDArray[np.int32]
     extra: NDArray[np.float32]
+    runner_up_class_id: NDArray[np.int32]
+    runner_up_confidence: NDArray[np.float32]
 
 
 def guess_layout(shape: tuple[int, ...], num_classes: int, num_extra: int = 0) -> str:
@@ -107,13 +112,40 @@ def decode_yolo(
     keep = nms_batched(xyxy, conf.astype(np.float32), groups, params.iou_threshold)
     keep = _cap_per_frame(keep, frame, params.max_detections)
     keep = keep[np.lexsort((-conf[keep], frame[keep]))]  # by frame, then score
+    kept = rows[keep]
+    v8 = layout == "yolov8"
+    class_scores = kept[:, 4 : 4 + num_classes] if v8 else kept[:, 5 : 5 + num_classes] * kept[:, 4:5]
+    runner_id, runner_conf = runner_up_batch(class_scores, cls[keep])
     return Candidates(
         xyxy=xyxy[keep],
         confidence=conf[keep].astype(np.float32),
         class_id=cls[keep].astype(np.int32),
         frame_index=frame[keep].astype(np.int32),
         extra=np.ascontiguousarray(extra[keep], dtype=np.float32),
+        runner_up_class_id=runner_id,
+        runner_up_confidence=runner_conf,
     )
+
+
+def runner_up_batch(
+    class_scores: NDArray[np.floating], top: NDArray[np.integer]
+) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+    """Second-best class of each box.
+
+    Args:
+        class_scores: (K, nc) per-class scores of K boxes (before the argmax).
+        top: (K,) the chosen class of each box.
+
+    Returns:
+        (K,) int32 runner-up class (-1 when nc < 2) and (K,) float32 its score (0 then).
+    """
+    k, nc = class_scores.shape
+    if nc < 2 or k == 0:
+        return np.full(k, -1, np.int32), np.zeros(k, np.float32)
+    masked = class_scores.astype(np.float32, copy=True)
+    masked[np.arange(k), top] = -np.inf
+    runner = masked.argmax(axis=1)
+    return runner.astype(np.int32), masked[np.arange(k), runner].astype(np.float32)
 
 
 def _cap_per_frame(keep: NDArray[np.intp], frame: NDArray[np.intp], max_per_frame: int) -> NDArray[np.intp]:
