@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import secrets
+import sys
 import threading
 import time
 from pathlib import Path
@@ -30,20 +31,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data", type=Path, default=Path("hub-data"), help="where images and the index live")
     p.add_argument("--listen", type=_listen, default=("127.0.0.1", 9200), help="HOST:PORT (default 127.0.0.1:9200)")
     p.add_argument("--keys-file", type=Path, default=read_environment().hub_keys_file,
-                   help="accepted API keys, one per line")  # fmt: skip
+                   help="accepted API keys, one per line (default $FRAMESIFT_HUB_KEYS_FILE)")  # fmt: skip
     p.add_argument("--insecure-no-auth", action="store_true", help="accept any API key (testing only)")
     p.add_argument("--max-upload-mb", type=float, default=25.0, help="request body limit (default 25 MB)")
     p.set_defaults(run=run_server)
     hsub = p.add_subparsers(dest="hub_command", metavar="SUBCOMMAND")
     ep = hsub.add_parser("export", help="write a project (or one batch) as a COCO or YOLO dataset")
-    ep.add_argument("dest", type=Path)
-    ep.add_argument("--data", type=Path, default=Path("hub-data"))
-    ep.add_argument("--project", required=True)
-    ep.add_argument("--batch", default=None)
-    ep.add_argument("--format", choices=["coco", "yolo"], default="coco")
+    ep.add_argument("dest", type=Path, help="directory to write the dataset into")
+    ep.add_argument("--data", type=Path, default=Path("hub-data"), help="the hub's data directory")
+    ep.add_argument("--project", required=True, help="project to export")
+    ep.add_argument("--batch", default=None, help="only this batch (default: every batch)")
+    ep.add_argument("--format", choices=["coco", "yolo"], default="coco", help="dataset layout")
     ep.set_defaults(run=run_export)
     kp = hsub.add_parser("new-key", help="append a new random API key to a keys file and print it")
-    kp.add_argument("keys_file", type=Path)
+    kp.add_argument("keys_file", type=Path, help="keys file to append to (created with mode 0600)")
     kp.set_defaults(run=run_new_key)
 
 
@@ -101,6 +102,10 @@ def run_export(args: argparse.Namespace) -> int:
     from agent.hub.export import export_dataset
     from agent.hub.storage import HubStorage
 
+    if not (args.data / "index.sqlite").is_file():  # a typo must not create an empty hub
+        print(f"framesift: error: no hub data at {args.data} (a hub's --data directory holds index.sqlite)",
+              file=sys.stderr)  # fmt: skip
+        return 1
     storage = HubStorage(args.data)
     try:
         n = export_dataset(storage, args.project, args.format, args.dest, args.batch)
