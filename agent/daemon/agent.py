@@ -133,7 +133,8 @@ class Agent:
 
     def _api_key(self) -> str:
         try:
-            return load_api_key(self.settings.destination.api_key_file)
+            return load_api_key(self.settings.destination.api_key_file,
+                                key_file_option="set [destination] api_key_file in the agent's TOML")  # fmt: skip
         except ConfigError as exc:  # the agent still captures and spools; uploads wait for a key
             logger.warning("%s: uploads will be refused until a key is configured", exc)
             return ""

@@ -9,8 +9,13 @@ from agent.config.environment import read_environment
 from agent.errors import ConfigError, ConfigIssue
 
 
-def load_api_key(key_file: Path | None = None, environ: Mapping[str, str] | None = None) -> str:
+def load_api_key(
+    key_file: Path | None = None, environ: Mapping[str, str] | None = None, key_file_option: str = "pass --api-key-file"
+) -> str:
     """The key from ``key_file`` when given, else ``FRAMESIFT_API_KEY``.
+
+    ``key_file_option`` names how the caller's user passes a key file (the CLI's flag, or the
+    daemon's TOML key), so the "no key" message names an option that exists.
 
     Raises:
         ConfigError: no key, or an unreadable/empty key file (the message names the file,
@@ -27,5 +32,5 @@ def load_api_key(key_file: Path | None = None, environ: Mapping[str, str] | None
         return key
     key = read_environment(environ).api_key
     if not key:
-        raise ConfigError([ConfigIssue("api_key", "no API key: set FRAMESIFT_API_KEY or pass --api-key-file")])
+        raise ConfigError([ConfigIssue("api_key", f"no API key: set FRAMESIFT_API_KEY or {key_file_option}")])
     return key
