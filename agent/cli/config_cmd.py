@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("config", help="validate the active-learning config or print its JSON Schema")
     csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
     vp = csub.add_parser("validate", help="check a config file; print every error with its JSON path")
-    vp.add_argument("file", type=Path)
+    vp.add_argument("file", type=Path, help="active-learning config (JSON)")
     vp.set_defaults(run=run_validate)
     sp = csub.add_parser("schema", help="print the JSON Schema of the config")
     sp.set_defaults(run=run_schema)

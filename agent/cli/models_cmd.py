@@ -19,7 +19,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("models", help="inspect the models directory")
     msub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND", required=True)
     lp = msub.add_parser("list", help="list models with task, classes and input size")
-    lp.add_argument("--models-dir", type=Path, default=None)
+    lp.add_argument("--models-dir", type=Path, default=None,
+                    help="default $FRAMESIFT_MODELS_DIR or ~/.cache/framesift/models")  # fmt: skip
     lp.set_defaults(run=run_list)
 
 

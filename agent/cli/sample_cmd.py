@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the probability gates (default 0)")
     p.add_argument("--no-limits", action="store_true", help="ignore strategy limits and batch caps")
     p.add_argument("--model-id", default="", help="model id used for the model tag")
-    p.add_argument("--output", "-o", type=Path, default=None, help="per-frame decisions (JSONL)")
+    p.add_argument("--output", "-o", type=Path, default=None, help="per-frame decisions (JSONL; default: stdout)")
     p.set_defaults(run=run)
 
 
