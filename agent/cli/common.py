@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+import grpc
 from pydantic import ValidationError
 
-from agent.config.agent_settings import ModelSection
+from agent.config.agent_settings import ModelSection, default_state_dir
+from agent.config.environment import read_environment
+from agent.control.client import ControlClient
 from agent.errors import ConfigError, ConfigIssue
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to an option's help unless the text already says what the default is.
+
+    Options without a default (None) or off by default (a flag) are left as written.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        shown = action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
+        if not shown or action.required or "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def unit_interval(text: str) -> float:
@@ -58,7 +76,12 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
         "--providers", default="auto", help="auto (TensorRT > CUDA > CPU) or a comma list, e.g. cuda,cpu"
     )
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0 = onnxruntime default)")
-    parser.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine cache directory")
+    parser.add_argument(
+        "--trt-cache",
+        type=Path,
+        default=None,
+        help="TensorRT engine cache directory (default: none, engines rebuilt at each start)",
+    )
     parser.add_argument("--fp16", action="store_true", help="allow TensorRT FP16")
 
 
@@ -76,3 +99,37 @@ def model_section_from(args: argparse.Namespace, batch_size: int = 8) -> ModelSe
         flags = {"id": "--model", "batch_size": "--batch-size", "trt_cache_dir": "--trt-cache", "trt_fp16": "--fp16"}
         raise ConfigError([ConfigIssue(flags.get(str(e["loc"][0]), f"--{e['loc'][0]}"), e["msg"])
                            for e in exc.errors(include_url=False)]) from None  # fmt: skip
+
+
+def default_control_target() -> str:
+    """``$FRAMESIFT_CONTROL``, else the packaged socket when it exists, else ``<state dir>/control.sock``."""
+    env = read_environment()
+    if env.control_target:
+        return env.control_target
+    packaged = Path("/run/framesift/control.sock")  # the systemd unit's RuntimeDirectory
+    if packaged.exists() and env.state_dir is None:
+        return f"unix:{packaged}"
+    return f"unix:{default_state_dir() / 'control.sock'}"
+
+
+def add_control_target_arguments(p: argparse.ArgumentParser) -> None:
+    """--target, --token-file, --ca: where the running agent's control API is."""
+    p.add_argument("--target", default=None,
+                   help="unix:/path/control.sock or host:port with TLS (default $FRAMESIFT_CONTROL, else "
+                        "/run/framesift/control.sock when present, else <state dir>/control.sock)")  # fmt: skip
+    p.add_argument("--token-file", type=Path, default=None,
+                   help="bearer token for TCP (default $FRAMESIFT_CONTROL_TOKEN)")  # fmt: skip
+    p.add_argument("--ca", type=Path, default=None, help="CA certificate for TCP (default: the system's)")
+
+
+def control_client_from(args: argparse.Namespace) -> ControlClient:
+    """A client for the agent named by the control target arguments."""
+    token = args.token_file.read_text().strip() if args.token_file else read_environment().control_token
+    return ControlClient(args.target or default_control_target(), ca_file=args.ca, token=token)
+
+
+def report_rpc_error(client: ControlClient, exc: grpc.RpcError) -> int:
+    """Print one line for a failed control call on stderr; returns the exit code (1)."""
+    reason = client.not_running_reason(exc)
+    print(f"framesift: error: {reason or f'{exc.code().name}: {exc.details()}'}", file=sys.stderr)
+    return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,36 +12,18 @@ import grpc
 from rich.console import Console
 from rich.table import Table
 
-from agent.config.environment import read_environment
-from agent.control.client import ControlClient
-
-
-def _target_default() -> str:
-    from agent.config.agent_settings import default_state_dir
-
-    env = read_environment()
-    if env.control_target:
-        return env.control_target
-    packaged = Path("/run/framesift/control.sock")  # the systemd unit's RuntimeDirectory
-    if packaged.exists() and env.state_dir is None:
-        return f"unix:{packaged}"
-    return f"unix:{default_state_dir() / 'control.sock'}"
-
-
-def _add_target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default=None, help="unix:/path/control.sock or host:port (TLS)")
-    p.add_argument("--token-file", type=Path, default=None, help="bearer token for TCP")
-    p.add_argument("--ca", type=Path, default=None, help="CA certificate for TCP")
+from agent.cli.common import add_control_target_arguments, control_client_from, report_rpc_error
 
 
 def add_parser(sub: Any) -> None:
     """Register ``status`` and ``ctl``."""
     sp = sub.add_parser("status", help="status of the running agent")
-    _add_target(sp)
-    sp.add_argument("--json", action="store_true")
+    add_control_target_arguments(sp)
+    sp.add_argument("--json", action="store_true", help="every field as JSON, zero and false ones included")
+    sp.add_argument("--watch", action="store_true", help="live view, refreshed every second (= framesift top)")
     sp.set_defaults(run=run_status)
     cp = sub.add_parser("ctl", help="control the running agent")
-    _add_target(cp)
+    add_control_target_arguments(cp)
     csub = cp.add_subparsers(dest="ctl_command", metavar="ACTION", required=True)
     for name, helptext in (("pause", "pause capture"), ("resume", "resume capture"),
                            ("reload", "fetch the remote config now"), ("get-config", "print the config"),
@@ -48,42 +31,37 @@ def add_parser(sub: Any) -> None:
                            ("spool-stats", "spool counters"), ("watch", "stream events")):  # fmt: skip
         csub.add_parser(name, help=helptext)
     p = csub.add_parser("set-config", help="set the local override (FILE, or '-' to clear)")
-    p.add_argument("file")
+    p.add_argument("file", help="active-learning config (JSON), or '-' to clear the override")
     p = csub.add_parser("load-model", help="hot-swap the model")
-    p.add_argument("model_id")
+    p.add_argument("model_id", help="project/version or an .onnx path on the agent's machine")
     p = csub.add_parser("flush", help="retry dead letters and wait for the spool to drain")
-    p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the spool to drain")
     p = csub.add_parser("purge", help="delete dead letters (--all: every frame not in flight)")
-    p.add_argument("--all", action="store_true")
+    p.add_argument("--all", action="store_true", help="also frames not yet delivered")
     p = csub.add_parser("infer", help="predict one image file")
-    p.add_argument("image", type=Path)
+    p.add_argument("image", type=Path, help="JPEG/PNG/BMP/TIFF/WebP file")
     p.add_argument("--submit", action="store_true", help="also sample/spool it")
     cp.set_defaults(run=run_ctl)
 
 
-def _client(args: argparse.Namespace) -> ControlClient:
-    token = args.token_file.read_text().strip() if args.token_file else read_environment().control_token
-    return ControlClient(args.target or _target_default(), ca_file=args.ca, token=token)
-
-
-def _fail(exc: grpc.RpcError) -> int:
-    print(f"framesift: {exc.code().name}: {exc.details()}")
-    return 1
-
-
 def run_status(args: argparse.Namespace) -> int:
-    """Print the status table."""
-    client = _client(args)
+    """Print the status table (or JSON, or the live view with --watch)."""
+    if args.watch:
+        from agent.cli.top_cmd import run as run_top
+
+        return run_top(args)
+    client = control_client_from(args)
     try:
         s = client.status()
     except grpc.RpcError as exc:
-        return _fail(exc)
+        return report_rpc_error(client, exc)
     finally:
         client.close()
     if args.json:
         from google.protobuf.json_format import MessageToDict
 
-        print(json.dumps(MessageToDict(s), indent=2))
+        fields = MessageToDict(s, always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
+        print(json.dumps(fields, indent=2))
         return 0
     table = Table(title=f"framesift {s.version}, up {s.uptime_s:.0f} s", show_header=False)
     table.add_row("model", f"{s.model_id or '(none)'} on {', '.join(s.providers) or 'n/a'}")
@@ -105,7 +83,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_ctl(args: argparse.Namespace) -> int:
     """Run one control action."""
-    client = _client(args)
+    client = control_client_from(args)
     action = args.ctl_command
     try:
         if action == "pause":
@@ -120,7 +98,7 @@ def run_ctl(args: argparse.Namespace) -> int:
             try:
                 doc = None if args.file == "-" else json.loads(Path(args.file).read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                print(f"framesift: cannot read {args.file}: {exc}")
+                print(f"framesift: error: cannot read {args.file}: {exc}", file=sys.stderr)
                 return 2
             print(client.set_config(doc).origin)
         elif action == "models":
@@ -144,7 +122,7 @@ def run_ctl(args: argparse.Namespace) -> int:
             for event in client.watch_events():
                 print(f"{event.time_s:.3f} {event.kind} {event.source_id} {event.detail}", flush=True)
     except grpc.RpcError as exc:
-        return _fail(exc)
+        return report_rpc_error(client, exc)
     except KeyboardInterrupt:
         pass
     finally:

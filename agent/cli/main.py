@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,12 +20,20 @@ from agent.cli import (
     sample_cmd,
     scan_cmd,
     spool_cmd,
+    top_cmd,
 )
+from agent.cli.common import DefaultsHelpFormatter
+from agent.cli.native_stderr import native_noise_filtered
 from agent.errors import FramesiftError
 
 logger = logging.getLogger("framesift")
 
-COMMANDS = (run_cmd, ctl_cmd, predict_cmd, scan_cmd, sample_cmd, config_cmd, spool_cmd, hub_cmd, models_cmd, bench_cmd)
+COMMANDS = (
+    run_cmd, ctl_cmd, top_cmd, predict_cmd, scan_cmd, sample_cmd, config_cmd, spool_cmd, hub_cmd, models_cmd, bench_cmd
+)  # fmt: skip
+# long-running services keep their stderr untouched (journald sees exactly what they write)
+SERVICE_COMMANDS = frozenset({"run", "hub"})
+SIGPIPE_EXIT_CODE = 141  # what a shell reports for a process ended by SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,13 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
         prog="framesift",
         description="Edge active-learning agent: run an ONNX model on frames, keep the ones "
         "worth labeling, upload them with draft annotations.",
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"framesift {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(sub)
+    _use_formatter(parser)
     return parser
+
+
+def _use_formatter(parser: argparse.ArgumentParser) -> None:
+    """Every (sub-)parser shows each option's default in its help."""
+    parser.formatter_class = DefaultsHelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _use_formatter(child)
 
 
 def configure_logging(verbosity: int) -> None:
@@ -65,9 +85,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    configure_logging(args.verbose)
+    if args.command in SERVICE_COMMANDS:
+        configure_logging(args.verbose)
+        return _run(args)
+    with native_noise_filtered():
+        configure_logging(args.verbose)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.run(args)
+        sys.stdout.flush()
         return code
     except FramesiftError as exc:
         print(f"framesift: error: {exc}", file=sys.stderr)
@@ -75,6 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("framesift: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`framesift … | head`): end quietly, as a SIGPIPE'd tool would.
+        # Python would otherwise report the error again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return SIGPIPE_EXIT_CODE
 
 
 if __name__ == "__main__":

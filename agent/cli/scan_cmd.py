@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -20,54 +22,50 @@ from agent.config.agent_settings import (
     DestinationSection,
     default_state_dir,
 )
-from agent.config.al_config import load_al_config
+from agent.config.al_config import ActiveLearningConfig, load_al_config
 from agent.config.environment import read_environment
 from agent.config.snapshot import StaticConfig
 from agent.frames.files import iter_image_files
 from agent.frames.prefetch import FileFrame
-from agent.inference.registry import ModelRegistry, default_models_dir
+from agent.inference.registry import ModelRef, ModelRegistry, default_models_dir
 from agent.pipeline.assembly import Pipeline, build_pipeline
 from agent.pipeline.stage import StageResult
+from agent.predictions.batch import PredictionBatch
 from agent.upload.credentials import load_api_key
 
 
 def add_parser(sub: Any) -> None:
     """Register ``scan``."""
     p = sub.add_parser("scan", help="predict a folder and select the frames worth labeling")
-    p.add_argument("folder", type=Path, nargs="+", metavar="FOLDER")
+    p.add_argument("folder", type=Path, nargs="+", metavar="FOLDER", help="image files or folders (recursive)")
     add_model_arguments(p)
     p.add_argument("--config", type=Path, required=True, help="active-learning config (JSON)")
-    p.add_argument("--batch-size", type=positive_int, default=8)
-    p.add_argument("--seed", type=int, default=None, help="seed the probability gates")
-    p.add_argument("--state-dir", type=Path, default=None, help="limit counters live here")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="frames per inference batch")
+    p.add_argument("--seed", type=int, default=None, help="seed the probability gates (default: random)")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="limit counters, spool and scan progress (default $FRAMESIFT_STATE_DIR, "
+                        "else ~/.local/state/framesift)")  # fmt: skip
     p.add_argument("--redis-url", default=read_environment().redis_url,
-                   help="share limits through Redis (redis://host:port/db)")  # fmt: skip
+                   help="share limits through Redis, redis://host:port/db (default $FRAMESIFT_REDIS_URL, "
+                        "else local limits)")  # fmt: skip
     p.add_argument("--output", "-o", type=Path, default=Path("selected.jsonl"),
-                   help="selected frames (JSONL), default selected.jsonl")  # fmt: skip
+                   help="selected frames, one JSON line each; a resumed scan appends")  # fmt: skip
+    p.add_argument("--dest", default=None,
+                   help="upload to this Roboflow-compatible base URL, https://api.roboflow.com or a hub "
+                        "(default: none, select only)")  # fmt: skip
     p.add_argument(
-        "--dest",
-        default=None,
-        help="upload to this Roboflow-compatible base URL (https://api.roboflow.com or a hub)",
+        "--project", default=None, help="destination project (default: config target_project, else the model's project)"
     )
     p.add_argument(
-        "--project",
-        default=None,
-        help="destination project (default: config target_project, else the model's project)",
+        "--api-key-file", type=Path, default=None, help="file holding the API key (default: $FRAMESIFT_API_KEY)"
     )
-    p.add_argument(
-        "--api-key-file",
-        type=Path,
-        default=None,
-        help="file holding the API key (default: $FRAMESIFT_API_KEY)",
-    )
-    p.add_argument("--concurrency", type=positive_int, default=2, help="parallel uploads (default 2)")
-    p.add_argument(
-        "--drain-timeout",
-        type=float,
-        default=120.0,
-        help="seconds to wait at the end for uploads; the rest stays spooled (default 120)",
-    )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--concurrency", type=positive_int, default=2, help="parallel uploads")
+    p.add_argument("--drain-timeout", type=float, default=120.0,
+                   help="seconds to wait at the end for uploads; the rest stays spooled")  # fmt: skip
+    p.add_argument("--rescan", action="store_true",
+                   help="evaluate every file again, even those a scan with the same config, model, "
+                        "project and destination already finished")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
@@ -81,25 +79,45 @@ def settings_from(args: argparse.Namespace, project: str) -> AgentSettings:
     )
 
 
+def scan_fingerprint(args: argparse.Namespace, cfg: ActiveLearningConfig, model: ModelRef, project: str) -> str:
+    """A short hash of everything that decides a file's fate: config, model (file identity and
+    thresholds), seed, project and destination. Scan progress is kept per fingerprint, so a scan
+    with anything of these changed evaluates every file again."""
+    model_file: list[object] = []
+    if model.path is not None:
+        st = model.path.stat()
+        model_file = [str(model.path.resolve()), st.st_size, st.st_mtime_ns]
+    decided_by = {
+        "config": cfg.model_dump(mode="json"),
+        "model": [model.model_id, *model_file, args.confidence, args.iou],
+        "seed": args.seed,
+        "project": project,
+        "dest": (args.dest or "").rstrip("/"),
+    }
+    return hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def run(args: argparse.Namespace) -> int:
     """Predict, select, and either list the selection or spool and upload it."""
     console = Console(stderr=True)
     cfg = load_al_config(args.config)
     api_key = load_api_key(args.api_key_file) if args.dest else ""
     files = iter_image_files(args.folder)
-    model_id = ModelRegistry(args.models_dir or default_models_dir()).resolve(args.model).model_id
-    project = args.project or cfg.target_project or model_id.split("/")[0]
+    model = ModelRegistry(args.models_dir or default_models_dir()).resolve(args.model)
+    project = args.project or cfg.target_project or model.model_id.split("/")[0]
     settings = settings_from(args, project)
     resume = bool(args.dest)
+    progress_dir = settings.agent.state_dir / "scan" / scan_fingerprint(args, cfg, model, project)
     pipeline = build_pipeline(settings, StaticConfig.of(cfg), api_key=api_key,
-                              progress_dir=settings.agent.state_dir / "scan" if resume else None)  # fmt: skip
+                              progress_dir=progress_dir if resume else None)  # fmt: skip
     try:
         progress_db = pipeline.stage.progress
-        if progress_db is not None:
+        if progress_db is not None and not args.rescan:
             before = len(files)
             files = [f for f in files if not progress_db.is_done(f)]
             if before != len(files):
-                console.print(f"resuming: {before - len(files)} file(s) already scanned")
+                console.print(f"resuming: {before - len(files)} file(s) already scanned with this config, model, "
+                              "project and destination (--rescan evaluates them again)")  # fmt: skip
         pipeline.start_uploads()
         summary = _scan(args, console, files, pipeline, append=resume)
         print_selection_table(console, cfg, pipeline.stage.selector,
@@ -144,6 +162,7 @@ def _scan(
                         "matched": list(sel.matched),
                         "batch": sel.batch_name,
                         "tags": list(sel.tags),
+                        "top": _top_prediction(batch, sel.frame),
                         "inference_id": batch.inference_ids[sel.frame],
                     }
                     out.write(json.dumps(line) + "\n")
@@ -153,3 +172,21 @@ def _scan(
 
         failures = pipeline.run_files(files, on_batch)
     return {"failed": failures, "elapsed_s": time.perf_counter() - t0}
+
+
+def _top_prediction(batch: PredictionBatch, frame: int) -> dict[str, object] | None:
+    """The frame's most confident class and its confidence (None: nothing predicted)."""
+    if batch.class_scores is not None:
+        scores = batch.class_scores[frame]
+        if scores.size == 0 or bool(np.isnan(scores).all()):
+            return None
+        best = int(np.nanargmax(scores))
+        return {"class": batch.class_names[best], "confidence": round(float(scores[best]), 3)}
+    mine = np.flatnonzero(batch.frame_index == frame)
+    if mine.size == 0:
+        return None
+    best = int(mine[np.argmax(batch.confidence[mine])])
+    return {
+        "class": batch.class_names[int(batch.class_id[best])],
+        "confidence": round(float(batch.confidence[best]), 3),
+    }

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from agent.errors import SpoolError
 from agent.spool.disk_spool import DiskSpool
 
 
@@ -23,12 +24,14 @@ def default_spool_dir() -> Path:
 def add_parser(sub: Any) -> None:
     """Register the spool commands."""
     p = sub.add_parser("spool", help="inspect the offline upload queue")
-    p.add_argument("--spool", type=Path, default=None, help="spool directory (default <state dir>/spool)")
+    p.add_argument("--spool", type=Path, default=None,
+                   help="spool directory (default <state dir>/spool: $FRAMESIFT_STATE_DIR/spool, "
+                        "else ~/.local/state/framesift/spool)")  # fmt: skip
     ssub = p.add_subparsers(dest="spool_command", metavar="SUBCOMMAND", required=True)
     ssub.add_parser("stats", help="counts, bytes, drops").set_defaults(run=run_stats)
     lp = ssub.add_parser("list", help="records, oldest first")
     lp.add_argument("--dead", action="store_true", help="only dead letters")
-    lp.add_argument("--limit", type=int, default=50)
+    lp.add_argument("--limit", type=int, default=50, help="at most this many records")
     lp.set_defaults(run=run_list)
     rp = ssub.add_parser("retry", help="move dead letters back to the queue")
     rp.add_argument("seq", nargs="*", type=int, help="only these records (default: all dead)")
@@ -39,7 +42,16 @@ def add_parser(sub: Any) -> None:
 
 
 def _open(args: argparse.Namespace, read_only: bool) -> DiskSpool:
-    return DiskSpool(args.spool or default_spool_dir(), read_only=read_only)
+    """Open an existing spool; a directory that holds none is an error (a typo must not create one).
+
+    Raises:
+        SpoolError: no spool database under the directory.
+    """
+    directory: Path = args.spool or default_spool_dir()
+    if not (directory / "queue" / "cache.db").is_file():
+        raise SpoolError(f"no spool at {directory} (nothing was ever spooled there; "
+                         "the agent's is <state dir>/spool, a scan's --state-dir DIR/spool)")  # fmt: skip
+    return DiskSpool(directory, read_only=read_only)
 
 
 def run_stats(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ class ControlClient:
         timeout_s: float = 30.0,
         max_message_mb: float = 16.0,
     ) -> None:
+        self.target = target
         size = int(max_message_mb * 1024 * 1024)
         options: list[tuple[str, Any]] = [("grpc.max_send_message_length", size),
                                           ("grpc.max_receive_message_length", size)]  # fmt: skip
@@ -39,6 +40,23 @@ class ControlClient:
         self.stub = pb_grpc.ControlStub(self.channel)
         self.metadata = [("authorization", f"Bearer {token}")] if token else []
         self.timeout_s = timeout_s
+
+    def not_running_reason(self, exc: grpc.RpcError) -> str | None:
+        """One line when ``exc`` means no agent answers at the target (not running, stale socket,
+        nothing listening); None for every other error, an agent's own UNAVAILABLE included."""
+        if exc.code() != grpc.StatusCode.UNAVAILABLE:
+            return None
+        details = exc.details() or ""
+        if self.target.startswith("unix:"):
+            path = Path(self.target.removeprefix("unix:").removeprefix("//"))
+            if not path.exists():
+                return f"the framesift agent is not running (no control socket at {path})"
+            if "failed to connect" in details.lower():
+                return f"the framesift agent is not running (nothing answers on the control socket {path})"
+            return None
+        if "failed to connect" in details.lower():
+            return f"the framesift agent is not reachable at {self.target} (nothing answers there)"
+        return None
 
     def _unary(self, name: str, request: Any, timeout_s: float | None = None) -> Any:
         return getattr(self.stub, name)(request, timeout=timeout_s or self.timeout_s, metadata=self.metadata)
