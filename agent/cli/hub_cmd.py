@@ -34,18 +34,33 @@ def add_parser(sub: Any) -> None:
                    help="accepted API keys, one per line (default $FRAMESIFT_HUB_KEYS_FILE)")  # fmt: skip
     p.add_argument("--insecure-no-auth", action="store_true", help="accept any API key (testing only)")
     p.add_argument("--max-upload-mb", type=float, default=25.0, help="request body limit (default 25 MB)")
+    _add_storage_arguments(p)
+    p.add_argument("--workspace", default="framesift", help="the workspace slug POST / answers (default framesift)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning")
     p.set_defaults(run=run_server)
     hsub = p.add_subparsers(dest="hub_command", metavar="SUBCOMMAND")
     ep = hsub.add_parser("export", help="write a project (or one batch) as a COCO or YOLO dataset")
     ep.add_argument("dest", type=Path, help="directory to write the dataset into")
     ep.add_argument("--data", type=Path, default=Path("hub-data"), help="the hub's data directory")
     ep.add_argument("--project", required=True, help="project to export")
+    _add_storage_arguments(ep)
     ep.add_argument("--batch", default=None, help="only this batch (default: every batch)")
-    ep.add_argument("--format", choices=["coco", "yolo"], default="coco", help="dataset layout")
+    ep.add_argument("--split", choices=["train", "valid", "test"], default=None, help="only this split")
+    ep.add_argument("--tag", default=None, help="only images with this tag")
+    ep.add_argument("--review", choices=["unannotated", "predicted", "annotated"], default=None,
+                    help="only images in this review state")  # fmt: skip
+    ep.add_argument("--format", choices=["coco", "yolo", "classification"], default="coco", help="dataset layout")
     ep.set_defaults(run=run_export)
     kp = hsub.add_parser("new-key", help="append a new random API key to a keys file and print it")
     kp.add_argument("keys_file", type=Path, help="keys file to append to (created with mode 0600)")
     kp.set_defaults(run=run_new_key)
+
+
+def _add_storage_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database", default=None, metavar="postgresql://…",
+                   help="PostgreSQL URL (several hubs share it); default: SQLite under --data")  # fmt: skip
+    p.add_argument("--blobs", type=Path, default=None,
+                   help="image directory (shared by every hub on one database); default: <data>/blobs")  # fmt: skip
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -54,7 +69,9 @@ def run_server(args: argparse.Namespace) -> int:
         import uvicorn
 
         from agent.hub.app import create_app, load_keys
-        from agent.hub.storage import HubStorage
+        from agent.hub.context import HubContext
+        from agent.hub.log_redaction import install_redaction
+        from agent.hub.store import open_store
     except ImportError as exc:
         raise DependencyError(f"the hub needs its extra: pip install 'framesift[hub]' ({exc})") from exc
     keys = load_keys(args.keys_file)
@@ -63,11 +80,17 @@ def run_server(args: argparse.Namespace) -> int:
               "or --insecure-no-auth for a throwaway test hub")  # fmt: skip
         return 2
     host, port = args.listen
-    storage = HubStorage(args.data)
-    app = create_app(storage, keys, require_auth=not args.insecure_no_auth,
-                     max_body_bytes=int(args.max_upload_mb * 1024 * 1024))  # fmt: skip
-    print(f"framesift hub serving {args.data} on http://{host}:{port}/", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redactor = install_redaction(keys)
+    storage = open_store(args.data, args.database, args.blobs)
+    app = create_app(HubContext(storage, frozenset(keys), args.workspace, not args.insecure_no_auth,
+                                int(args.max_upload_mb * 1024 * 1024)))  # fmt: skip
+    where = "PostgreSQL" if args.database else str(args.data)
+    print(f"framesift hub serving {where} on http://{host}:{port}/", flush=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level=args.log_level, access_log=True, log_config=None)
+    server = uvicorn.Server(config)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
     notifier = threading.Thread(target=_notify_systemd, args=(server, host, port), daemon=True)
     notifier.start()
     server.run()
@@ -98,20 +121,24 @@ def _notify_systemd(server: Any, host: str, port: int) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """Export and print a one-line summary."""
-    from agent.hub.export import export_dataset
-    from agent.hub.storage import HubStorage
+    """Export and print a summary (every skipped record on its own line)."""
+    from agent.hub.export import ExportFilter, export_dataset
+    from agent.hub.store import open_store
 
-    if not (args.data / "index.sqlite").is_file():  # a typo must not create an empty hub
+    if not args.database and not (args.data / "index.sqlite").is_file():  # a typo must not create an empty hub
         print(f"framesift: error: no hub data at {args.data} (a hub's --data directory holds index.sqlite)",
               file=sys.stderr)  # fmt: skip
         return 1
-    storage = HubStorage(args.data)
+    storage = open_store(args.data, args.database, args.blobs)
     try:
-        n = export_dataset(storage, args.project, args.format, args.dest, args.batch)
+        report = export_dataset(storage, args.project, args.format, args.dest,
+                                ExportFilter(args.batch, args.split, args.tag, args.review))  # fmt: skip
     finally:
         storage.close()
-    print(f"exported {n} images of {args.project} as {args.format} to {args.dest}")
+    for line in report.skipped:
+        print(f"skipped {line}")
+    print(f"exported {report.images} images ({report.annotations} annotations) of {args.project} as {args.format} "
+          f"to {args.dest}; {len(report.skipped)} skipped")  # fmt: skip
     return 0
 
 

@@ -1,38 +1,30 @@
-"""The hub's HTTP API: a self-hostable subset of the Roboflow API (FastAPI).
+"""The hub's ASGI application: Roboflow's REST API (as its own SDK and ``inference`` call it).
 
-Endpoints (all take ``?api_key=``):
+Routes live in :mod:`agent.hub.routes_dataset` and :mod:`agent.hub.routes_workspace`; this
+module wires them with the body-size limit, the key check and one error shape for every
+failure, unknown routes and unexpected exceptions included::
 
-* ``POST /dataset/{project}/upload`` (multipart ``name``, ``file``; query ``batch``,
-  repeated ``tag``, ``inference_id``) → ``{"success": true, "id"}`` or
-  ``{"duplicate": true, "id"}``;
-* ``POST /dataset/{project}/annotate/{id}`` (query ``name``, ``prediction``,
-  ``overwrite``; body: the file as text, or ``{"annotationFile": …}``) → ``{"success": true}``,
-  409 when already annotated;
-* ``GET/POST /{workspace}/{project}/active_learning`` (POST body ``{"config": {...}}``,
-  validated; GET answers with an ETag and honours ``If-None-Match``);
-* ``GET /{workspace}/{project}/batches`` and ``/jobs``;
-* ``GET /`` an HTML overview, ``GET /healthz``.
-
-Errors use Roboflow's shape ``{"error": {"message", "type", "hint"}}``.
+    {"error": {"message": "...", "type": "...", "hint": "..."}}
 """
 
 from __future__ import annotations
 
-import hmac
-import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from html import escape
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.config.al_config import TAG_PATTERN, validate_al_config
 from agent.errors import ConfigError
-from agent.hub.storage import AlreadyAnnotatedError, HubInputError, HubStorage, NotFoundError, check_name
-from agent.images.decode import sniff_format
+from agent.hub import routes_dataset, routes_workspace
+from agent.hub.context import HubContext, hub_context
+from agent.hub.errors import HubError, PayloadTooLargeError, UnauthorizedError
+
+logger = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,17 +32,20 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+_LANDING = "<!doctype html><title>framesift hub</title><h1>framesift hub</h1><p>Roboflow-compatible API.</p>"
 
-def error(status: int, message: str, kind: str, hint: str | None = None) -> JSONResponse:
+
+def error(status: int, message: str, kind: str, hint: str | None = None, **extra: Any) -> JSONResponse:
     """A Roboflow-shaped error response."""
     body: dict[str, Any] = {"message": message, "type": kind}
     if hint:
         body["hint"] = hint
+    body.update(extra)
     return JSONResponse({"error": body}, status_code=status)
 
 
 class BodySizeLimit:
-    """ASGI middleware: refuse bodies larger than ``max_bytes`` with 413, before parsing."""
+    """ASGI middleware: 413 for a body over ``max_bytes``, declared or streamed (chunked, no Content-Length)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -65,27 +60,34 @@ class BodySizeLimit:
             await self._too_large(scope, receive, send)
             return
         seen = 0
+        started = False
 
         async def limited_receive() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _BodyTooLargeError()
+                raise self._error()
             return message
 
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLargeError:
-            await self._too_large(scope, receive, send)
+            await self.app(scope, limited_receive, tracking_send)
+        except PayloadTooLargeError:
+            if not started:
+                await self._too_large(scope, receive, send)
+
+    def _error(self) -> PayloadTooLargeError:
+        return PayloadTooLargeError(f"request body larger than {self.max_bytes} bytes",
+                                    hint="raise the hub's --max-upload-mb or send a smaller image")  # fmt: skip
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error(413, f"request body larger than {self.max_bytes} bytes", "PayloadTooLargeException")
-        await response(scope, receive, send)
-
-
-class _BodyTooLargeError(Exception):
-    pass
+        exc = self._error()
+        await JSONResponse(exc.body(), status_code=exc.status)(scope, receive, send)
 
 
 def load_keys(path: Path | None) -> set[str]:
@@ -100,136 +102,60 @@ def load_keys(path: Path | None) -> set[str]:
     return keys
 
 
-def create_app(storage: HubStorage, api_keys: set[str], *, require_auth: bool = True,
-               max_body_bytes: int = 25 * 1024 * 1024) -> Any:  # fmt: skip
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HubError)
+    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(ConfigError)
+    async def _config_error(request: Request, exc: ConfigError) -> JSONResponse:
+        issues = [{"path": i.path, "message": i.message} for i in exc.issues]
+        return error(400, "invalid configuration: " + "; ".join(f"{i['path']}: {i['message']}" for i in issues),
+                     "ConfigError", issues=issues)  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        where = "; ".join(".".join(str(p) for p in e.get("loc", ())) + ": " + str(e.get("msg")) for e in exc.errors())
+        return error(400, f"invalid request: {where[:300]}", "InvalidParameterException")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error(404, f"no such endpoint: {request.method} {request.url.path[:200]}", "GraphMethodException",
+                         hint="see the hub's README section for the supported API")  # fmt: skip
+        if exc.status_code == 405:
+            return error(405, f"{request.method} is not supported on {request.url.path[:200]}",
+                         "MethodNotAllowedException")  # fmt: skip
+        return error(exc.status_code, str(exc.detail)[:300], "HTTPException")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return error(500, "internal error in the hub; nothing was stored", "InternalError")
+
+
+def create_app(ctx: HubContext) -> Any:
     """Build the ASGI application (FastAPI inside the size-limit middleware)."""
     app = FastAPI(title="framesift hub", docs_url=None, redoc_url=None, openapi_url=None)
-
-    def authorized(api_key: str | None) -> bool:
-        if not require_auth:
-            return True
-        return api_key is not None and any(hmac.compare_digest(api_key, k) for k in api_keys)
-
-    def unauthorized() -> JSONResponse:
-        return error(401, "This API key does not exist (or has been revoked).", "UnauthorizedError")
-
-    @app.exception_handler(HubInputError)
-    async def _bad_input(request: Request, exc: HubInputError) -> JSONResponse:
-        return error(400, str(exc), "InvalidParameterException")
+    app.state.hub = ctx
+    _install_error_handlers(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/dataset/{project}/upload")
-    async def upload(
-        request: Request,
-        project: str,
-        api_key: str | None = None,
-        batch: str | None = None,
-        tag: list[str] = Query(default=[]),
-        inference_id: str | None = None,
-    ) -> Response:
-        if not authorized(api_key):
-            return unauthorized()
-        check_name("project", project)
-        batch_name = check_name("batch", batch or "Pip Package Upload")
-        bad_tags = [t for t in tag if not TAG_PATTERN.match(t)]
-        if bad_tags:
-            return error(400, f"invalid tag(s): {bad_tags}", "InvalidParameterException")
-        try:
-            form = await request.form()
-        except Exception as exc:  # starlette raises several parser errors
-            return error(400, f"malformed multipart body: {exc}", "InvalidParameterException")
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            return error(400, "multipart field 'file' is missing", "InvalidParameterException",
-                         "send the image as multipart field 'file'")  # fmt: skip
-        data = await file.read()
-        name = str(form.get("name") or file.filename or "image.jpg")
-        if sniff_format(data) not in ("jpeg", "png", "bmp", "tiff", "webp"):
-            return error(400, "Invalid image.", "InvalidImageException", "upload a JPEG, PNG, BMP, TIFF or WebP")
-        image_id, duplicate = storage.store_image(project, batch_name, Path(name).name, data, tag, inference_id)
-        if duplicate:
-            return JSONResponse({"duplicate": True, "id": image_id})
-        return JSONResponse({"success": True, "id": image_id})
+    @app.get("/", response_model=None)
+    def root(request: Request) -> Response:
+        """``GET /?api_key=`` (inference): the key's workspace. Without a key: a page that shows nothing."""
+        api_key = request.query_params.get("api_key")
+        if api_key is None:
+            return HTMLResponse(_LANDING)
+        context = hub_context(request)
+        if not context.key_is_valid(api_key):
+            exc = UnauthorizedError("This API key does not exist (or has been revoked).")
+            return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse({"workspace": context.workspace})
 
-    @app.post("/dataset/{project}/annotate/{image_id}")
-    async def annotate(request: Request, project: str, image_id: str, api_key: str | None = None,
-                       name: str = "annotation.json", prediction: bool = False,
-                       overwrite: bool = False) -> Response:  # fmt: skip
-        if not authorized(api_key):
-            return unauthorized()
-        body = await request.body()
-        if request.headers.get("content-type", "").startswith("application/json"):
-            try:
-                envelope = json.loads(body)
-                body = str(envelope["annotationFile"]).encode("utf-8")
-            except (json.JSONDecodeError, KeyError, TypeError):
-                return error(400, 'JSON body must be {"annotationFile": …}', "InvalidParameterException")
-        if not body:
-            return error(400, "empty annotation", "InvalidParameterException")
-        try:
-            storage.annotate(project, image_id, name, body, prediction, overwrite)
-        except NotFoundError as exc:
-            return error(404, "Image not found in dataset.", "InvalidParameterException", str(exc))
-        except AlreadyAnnotatedError as exc:
-            return error(409, str(exc), "AlreadyAnnotatedException", "pass overwrite=true as a query parameter")
-        return JSONResponse({"success": True})
-
-    @app.get("/{workspace}/{project}/active_learning")
-    def get_config(request: Request, workspace: str, project: str, api_key: str | None = None) -> Response:
-        if not authorized(api_key):
-            return unauthorized()
-        found = storage.get_config(workspace, project)
-        config, etag = found if found else ({"enabled": False}, '"default"')
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={"ETag": etag})
-        return JSONResponse(config, headers={"ETag": etag})
-
-    @app.post("/{workspace}/{project}/active_learning")
-    async def set_config(request: Request, workspace: str, project: str, api_key: str | None = None) -> Response:
-        if not authorized(api_key):
-            return unauthorized()
-        try:
-            envelope = json.loads(await request.body())
-            config = envelope["config"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            return error(400, 'body must be {"config": {...}}', "InvalidParameterException")
-        try:
-            validate_al_config(config)
-        except ConfigError as exc:
-            return JSONResponse({"error": {"message": "invalid configuration", "type": "ConfigError",
-                                           "issues": [{"path": i.path, "message": i.message}
-                                                      for i in exc.issues]}}, status_code=400)  # fmt: skip
-        etag = storage.set_config(workspace, project, config)
-        return JSONResponse({"success": True}, headers={"ETag": etag})
-
-    @app.get("/{workspace}/{project}/batches")
-    def batches(workspace: str, project: str, api_key: str | None = None) -> Response:
-        if not authorized(api_key):
-            return unauthorized()
-        return JSONResponse({"batches": storage.batches(check_name("project", project))})
-
-    @app.get("/{workspace}/{project}/jobs")
-    def jobs(workspace: str, project: str, api_key: str | None = None) -> Response:
-        if not authorized(api_key):
-            return unauthorized()
-        return JSONResponse({"jobs": []})
-
-    @app.get("/", response_class=HTMLResponse)
-    def overview() -> str:
-        rows = []
-        for project, count in storage.projects():
-            for b in storage.batches(project):
-                cells = f"<td>{escape(project)}</td><td>{escape(b['name'])}</td><td>{b['images']}</td>"
-                rows.append(f"<tr>{cells}</tr>")
-            rows.append(f"<tr><td><b>{escape(project)}</b></td><td>all</td><td><b>{count}</b></td></tr>")
-        table = "".join(rows) or "<tr><td colspan=3>no images yet</td></tr>"
-        head = "<tr><th>project</th><th>batch</th><th>images</th></tr>"
-        return (
-            "<!doctype html><title>framesift hub</title><h1>framesift hub</h1>"
-            f"<table border=1 cellpadding=4>{head}{table}</table>"
-        )
-
-    return BodySizeLimit(app, max_body_bytes)
+    app.include_router(routes_dataset.router)
+    app.include_router(routes_workspace.router)
+    return BodySizeLimit(app, ctx.max_body_bytes)

@@ -1,89 +1,150 @@
-"""Export a hub project (or one batch) as a training dataset: COCO or YOLO.
+"""Export a hub project as a training dataset from the one annotation model.
 
-Detection/segmentation annotations (Roboflow prediction JSON, in the image's pixel
-frame) become COCO ``annotations`` (bbox, and polygon ``segmentation`` when there are
-points) or YOLO label files (``class cx cy w h`` normalised, ``data.yaml`` names).
-Classification annotations (``.txt``) go to ``classification.csv`` (image, labels).
-Images without annotation are exported too (as negatives).
+* ``coco``: ``images/`` + ``annotations.coco.json`` (``info``, ``licenses``, ``categories`` with
+  ids = project class id + 1, stable across exports; ``bbox``, ``area``, ``segmentation`` for
+  polygons, ``keypoints`` when present; ``extra`` carries split, batch, tags, metadata);
+* ``yolo``: ``images/`` + ``labels/*.txt`` (class ids from the project's class list, never
+  renumbered by appearance; polygons as YOLO-seg lines) + ``data.yaml`` with every class;
+* ``classification``: ``<split>/<label>/<image>`` folders (a multi-label image in each).
+
+Filters: batch, split, tag, review state. A bad record (missing blob, corrupt annotation, a
+class the project does not know) is reported and skipped; the export goes on.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import simplejpeg
+from agent.hub.annotation_model import CLASSIFICATION, ImageAnnotation, Shape
+from agent.hub.blobs import EXTENSIONS
+from agent.hub.store import HubStore, StoredImage
 
-from agent.hub.storage import HubStorage, StoredImage
-
-
-def _prediction(storage: HubStorage, image: StoredImage) -> tuple[dict[str, Any] | None, str | None]:
-    if not image.annotation_path:
-        return None, None
-    path = storage.data_dir / image.annotation_path
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError:
-            return None, None
-        return (doc if isinstance(doc, dict) else None), None
-    return None, text.strip()
+FORMATS = ("coco", "yolo", "classification")
+REVIEW_STATES = ("unannotated", "predicted", "annotated")
 
 
-def _size(path: Path) -> tuple[int, int]:
-    height, width, _, _ = simplejpeg.decode_jpeg_header(path.read_bytes())
-    return int(width), int(height)
+@dataclass
+class ExportReport:
+    """What an export wrote and what it skipped (``skipped``: "image id: reason")."""
+
+    images: int = 0
+    annotations: int = 0
+    skipped: list[str] = field(default_factory=list)
 
 
-def export_dataset(storage: HubStorage, project: str, fmt: str, dest: Path, batch: str | None = None) -> int:
-    """Write the dataset into ``dest``; returns the number of images."""
-    images = storage.images(project, batch)
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which images to export (None = any)."""
+
+    batch: str | None = None
+    split: str | None = None
+    tag: str | None = None
+    review: str | None = None
+
+
+def _file_name(image: StoredImage) -> str:
+    return f"{image.id}.{EXTENSIONS.get(image.format, 'bin')}"
+
+
+def _model(image: StoredImage) -> ImageAnnotation | None:
+    return ImageAnnotation.from_json(image.annotation_model) if image.annotation_model else None
+
+
+def _coco_annotation(shape: Shape, ann_id: int, image_no: int, category: int) -> dict[str, Any]:
+    x, y, w, h = shape.box
+    ann: dict[str, Any] = {"id": ann_id, "image_id": image_no, "category_id": category, "bbox": [x, y, w, h],
+                           "area": w * h, "iscrowd": 0, "segmentation": []}  # fmt: skip
+    if shape.polygon:
+        ann["segmentation"] = [[c for point in shape.polygon for c in point]]
+    if shape.keypoints:
+        ann["keypoints"] = [v for k in shape.keypoints for v in (k.x, k.y, 2)]
+        ann["num_keypoints"] = len(shape.keypoints)
+    if shape.confidence is not None:
+        ann["score"] = shape.confidence
+    return ann
+
+
+def _yolo_line(shape: Shape, class_id: int, width: int, height: int) -> str:
+    if shape.polygon:
+        coords = " ".join(f"{x / width:.6f} {y / height:.6f}" for x, y in shape.polygon)
+        return f"{class_id} {coords}"
+    x, y, w, h = shape.box
+    return f"{class_id} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} {w / width:.6f} {h / height:.6f}"
+
+
+def export_dataset(store: HubStore, project: str, fmt: str, dest: Path,
+                   selection: ExportFilter | None = None) -> ExportReport:  # fmt: skip
+    """Write the dataset into ``dest``; returns the report."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {FORMATS}")
+    sel = selection or ExportFilter()
+    images = store.images(project, sel.batch, sel.split, sel.tag, sel.review)
+    classes = store.classes(project)
+    class_ids = {name: i for i, name in enumerate(classes)}
+    report = ExportReport()
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "images").mkdir(exist_ok=True)
-    classes: dict[str, int] = {}
-    coco: dict[str, Any] = {"images": [], "annotations": [], "categories": []}
-    labels_rows: list[tuple[str, str]] = []
+    coco: dict[str, Any] = {
+        "info": {"description": f"framesift hub export of {project}", "version": "1.0", "year": time.gmtime().tm_year,
+                 "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        "licenses": [{"id": 1, "name": "unspecified", "url": ""}],
+        "categories": [{"id": i + 1, "name": n, "supercategory": "none"} for i, n in enumerate(classes)],
+        "images": [], "annotations": [],
+    }  # fmt: skip
+    if fmt != "classification":
+        (dest / "images").mkdir(exist_ok=True)
     if fmt == "yolo":
         (dest / "labels").mkdir(exist_ok=True)
-    for n, image in enumerate(images, 1):
-        src = storage.data_dir / image.path
-        file_name = f"{image.id}.jpg"
-        shutil.copyfile(src, dest / "images" / file_name)
-        width, height = _size(src)
-        doc, text = _prediction(storage, image)
-        if text is not None:
-            labels_rows.append((file_name, text))
-        detections = (doc or {}).get("predictions") or []
-        coco["images"].append({"id": n, "file_name": file_name, "width": width, "height": height,
-                               "extra": {"batch": image.batch, "tags": image.tags}})  # fmt: skip
-        lines = []
-        for det in detections if isinstance(detections, list) else []:
-            cid = classes.setdefault(str(det["class"]), len(classes))
-            x, y, w, h = (float(det[k]) for k in ("x", "y", "width", "height"))
-            ann: dict[str, Any] = {"id": len(coco["annotations"]) + 1, "image_id": n, "category_id": cid,
-                                   "bbox": [x - w / 2, y - h / 2, w, h], "area": w * h, "iscrowd": 0}  # fmt: skip
-            if det.get("points"):
-                ann["segmentation"] = [[c for p in det["points"] for c in (p["x"], p["y"])]]
-            coco["annotations"].append(ann)
-            lines.append(f"{cid} {x / width:.6f} {y / height:.6f} {w / width:.6f} {h / height:.6f}")
-        if fmt == "yolo":
-            (dest / "labels" / f"{image.id}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
-    names = sorted(classes, key=classes.__getitem__)
+    for image in images:
+        try:
+            _export_one(store, image, fmt, dest, class_ids, coco, report)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            report.skipped.append(f"{image.id}: {type(exc).__name__}: {str(exc)[:200]}")
     if fmt == "coco":
-        coco["categories"] = [{"id": i, "name": name} for i, name in enumerate(names)]
         (dest / "annotations.coco.json").write_text(json.dumps(coco))
+    elif fmt == "yolo":
+        names = "".join(f"  {i}: {json.dumps(n)}\n" for i, n in enumerate(classes))
+        (dest / "data.yaml").write_text(f"path: .\ntrain: images\nval: images\nnc: {len(classes)}\nnames:\n{names}")
+    return report
+
+
+def _export_one(store: HubStore, image: StoredImage, fmt: str, dest: Path, class_ids: dict[str, int],
+                coco: dict[str, Any], report: ExportReport) -> None:  # fmt: skip
+    src = store.blobs.path(image.blob)
+    if not src.is_file():
+        raise FileNotFoundError(f"stored image {image.blob} is missing")
+    model = _model(image)
+    unknown = [c for c in (model.class_names() if model else []) if c not in class_ids]
+    if unknown:
+        raise KeyError(f"classes {unknown} are not in the project's class list")
+    name = _file_name(image)
+    if fmt == "classification":
+        labels = list(model.labels) if model and model.kind == CLASSIFICATION else []
+        for label in labels or ["_unlabeled"]:
+            folder = dest / image.split / label.replace("/", "_")
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, folder / name)
+        report.images += 1
+        report.annotations += len(labels)
+        return
+    shapes = model.shapes if model else ()
+    if fmt == "coco":
+        number = len(coco["images"]) + 1
+        anns = [_coco_annotation(s, len(coco["annotations"]) + i + 1, number, class_ids[s.class_name] + 1)
+                for i, s in enumerate(shapes)]  # fmt: skip
+        entry = {"id": number, "file_name": name, "width": image.width, "height": image.height, "license": 1,
+                 "extra": {"name": image.name, "split": image.split, "batch": image.batch, "tags": image.tags,
+                           "metadata": image.metadata, "review": image.review_state}}  # fmt: skip
+        shutil.copyfile(src, dest / "images" / name)
+        coco["images"].append(entry)
+        coco["annotations"].extend(anns)
     else:
-        yaml = "path: .\ntrain: images\nval: images\nnames:\n" + "".join(
-            f"  {i}: {json.dumps(name)}\n" for i, name in enumerate(names)
-        )
-        (dest / "data.yaml").write_text(yaml)
-    if labels_rows:
-        with (dest / "classification.csv").open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["image", "labels"])
-            writer.writerows(labels_rows)
-    return len(images)
+        lines = [_yolo_line(s, class_ids[s.class_name], image.width, image.height) for s in shapes]
+        shutil.copyfile(src, dest / "images" / name)
+        (dest / "labels" / f"{image.id}.txt").write_text("".join(line + "\n" for line in lines))
+    report.images += 1
+    report.annotations += len(shapes)

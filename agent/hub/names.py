@@ -1,0 +1,30 @@
+"""Which names the hub accepts: project slugs strictly (they are URL path segments), batch
+names, tags and file names as freely as Roboflow does. No name ever becomes a path: blobs
+are stored by digest, so checking is about clear errors, not about traversal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.hub.errors import HubInputError
+
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_TEXT_CHARS = 255
+
+
+def check_slug(kind: str, value: str) -> str:
+    """A workspace or project slug: 1-100 letters, digits, ``. _ -``, not starting with a dot, no ``..``."""
+    if not _SLUG.match(value) or ".." in value:
+        raise HubInputError(f"invalid {kind} {value[:120]!r}: use 1-100 letters, digits, '.', '_' or '-', "
+                            "starting with a letter or digit")  # fmt: skip
+    return value
+
+
+def check_text(kind: str, value: str) -> str:
+    """A batch name, tag, job name or image name: 1-255 characters, no control characters."""
+    stripped = value.strip()
+    if not stripped or len(stripped) > MAX_TEXT_CHARS or _CONTROL.search(stripped):
+        raise HubInputError(f"invalid {kind} {value[:120]!r}: use 1-{MAX_TEXT_CHARS} printable characters")
+    return stripped
