@@ -102,7 +102,7 @@ class EventFollower:
 
 
 def render(status: pb.Status, config: pb.ConfigDocument | None, rates: Rates,
-           events: list[pb.Event], unreachable: str = "") -> Group:  # fmt: skip
+           events: list[pb.Event], unreachable: str = "", live: bool = True) -> Group:  # fmt: skip
     """One screen of the live view."""
     capture = "paused" if status.capture_paused else ("on" if status.active_learning_enabled else "off")
     head = Text.assemble(
@@ -135,7 +135,8 @@ def render(status: pb.Status, config: pb.ConfigDocument | None, rates: Rates,
     for e in events[-RECENT_EVENTS:]:
         recent.add_row(time.strftime("%H:%M:%S", time.localtime(e.time_s)), e.kind, e.source_id, e.detail[:80])
     parts.append(recent if events else Text("recent events: none yet", style="dim"))
-    parts.append(Text("Ctrl-C to exit", style="dim"))
+    if live:
+        parts.append(Text("Ctrl-C to exit", style="dim"))
     return Group(*parts)
 
 
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(interval_s)
             new, t_new = client.status(), time.monotonic()
             rates = rates_between(status, new, t_new - t_status)
-            console.print(render(new, _config_or_none(client), rates, list(follower.events)))
+            console.print(render(new, _config_or_none(client), rates, list(follower.events), live=False))
             return 0
         _live(client, console, follower, status, t_status, interval_s)
     except KeyboardInterrupt:
