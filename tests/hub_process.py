@@ -18,25 +18,44 @@ API_KEY = "test-key-123"
 
 
 class HubProcess:
-    """A hub subprocess; ``start`` / ``kill`` / ``stop`` may be called repeatedly."""
+    """A hub subprocess; ``start`` / ``kill`` / ``stop`` may be called repeatedly.
 
-    def __init__(self, data_dir: Path, port: int | None = None, max_upload_mb: float = 25.0) -> None:
+    ``database``/``blobs`` select the PostgreSQL engine; ``log_path`` captures stdout+stderr.
+    """
+
+    def __init__(self, data_dir: Path, port: int | None = None, max_upload_mb: float = 25.0,
+                 database: str | None = None, blobs: Path | None = None, log_path: Path | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.keys_file = data_dir.parent / f"{data_dir.name}-keys"
         self.keys_file.write_text(API_KEY + "\n")
         self.max_upload_mb = max_upload_mb
+        self.database = database
+        self.blobs = blobs
+        self.log_path = log_path
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        args = [sys.executable, "-m", "agent", "hub", "--data", str(self.data_dir), "--listen",
+                f"127.0.0.1:{self.port}", "--keys-file", str(self.keys_file), "--max-upload-mb", str(self.max_upload_mb),
+                *self.extra_args]  # fmt: skip
+        if self.database:
+            args += ["--database", self.database]
+        if self.blobs:
+            args += ["--blobs", str(self.blobs)]
+        return args
 
     def start(self) -> HubProcess:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "hub", "--data", str(self.data_dir), "--listen",
-             f"127.0.0.1:{self.port}", "--keys-file", str(self.keys_file),
-             "--max-upload-mb", str(self.max_upload_mb)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(self.command(), env=env, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            if self.log_path:
+                out.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
