@@ -3,18 +3,31 @@
 Counts survive a restart (the reference's in-memory cache forgets them) and are
 shared by the processes of one machine: every check-and-consume runs inside a
 diskcache transaction (an SQLite ``BEGIN IMMEDIATE``), so it is atomic across
-threads and processes.
+threads and processes. framesift pacing and class quotas (``agent.limits.rules``)
+are checked and consumed in the same transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import diskcache
 
+from agent.limits.rules import StrategyRules, pick_pool, refill
 from agent.limits.store import ConsumeResult, Credit, CreditRequest
-from agent.limits.windows import BATCH_COUNTER_TTL_S, WINDOW_TTL_S, WINDOWS, batch_key, usage_key
+from agent.limits.windows import (
+    BATCH_COUNTER_TTL_S,
+    WINDOW_TTL_S,
+    WINDOWS,
+    batch_key,
+    pace_key,
+    quota_key,
+    quota_seen_key,
+    usage_key,
+    utc,
+)
 
 
 class LocalLimitStore:
@@ -34,15 +47,65 @@ class LocalLimitStore:
             used = int(self.cache.get(bkey, 0))
             if request.max_batch_images is not None and used >= request.max_batch_images:
                 return ConsumeResult(None, "batch_full")
+            refused = ""
             for strategy, limits in request.candidates:
                 keys = {w: usage_key(self.scope, strategy, w, now) for w in WINDOWS}
-                if all(int(self.cache.get(keys[w], 0)) < limits[w] for w in limits):
-                    for w in WINDOWS:
-                        self.cache.set(keys[w], int(self.cache.get(keys[w], 0)) + 1, expire=WINDOW_TTL_S[w])
-                    self.cache.set(bkey, used + 1, expire=BATCH_COUNTER_TTL_S)
-                    credit = Credit(strategy, request.batch_name, (*keys.values(), bkey), self.name)
-                    return ConsumeResult(credit)
-        return ConsumeResult(None, "strategy_limits")
+                if not all(int(self.cache.get(keys[w], 0)) < limits[w] for w in limits):
+                    refused = refused or "limits"
+                    continue
+                rules = request.rules.get(strategy)
+                verdict = self._check_rules(strategy, rules, request.frame_classes, now) if rules else ("", None)
+                if verdict[0]:
+                    refused = refused or verdict[0]
+                    continue
+                for w in WINDOWS:
+                    self.cache.set(keys[w], int(self.cache.get(keys[w], 0)) + 1, expire=WINDOW_TTL_S[w])
+                self.cache.set(bkey, used + 1, expire=BATCH_COUNTER_TTL_S)
+                taken = (*keys.values(), bkey)
+                extra: dict[str, str] = {}
+                if rules:
+                    pool_key = self._consume_rules(strategy, rules, verdict[1], now)
+                    if pool_key is not None and verdict[1] is not None:
+                        taken, extra = (*taken, pool_key), {"class": verdict[1]}
+                return ConsumeResult(Credit(strategy, request.batch_name, taken, self.name), extra=extra)
+        if not request.rules:
+            return ConsumeResult(None, "strategy_limits")
+        return ConsumeResult(None, "strategy_limits", {"refused": refused})
+
+    def _check_rules(
+        self, strategy: str, rules: StrategyRules, classes: Sequence[str], now: datetime
+    ) -> tuple[str, str | None]:
+        """("", pool) when pacing and quota allow a credit, else (reason, None). Inside the transaction."""
+        if rules.pacing is not None:
+            tokens, last_s = self.cache.get(pace_key(self.scope, strategy), (rules.pacing.burst, _seconds(now)))
+            if refill(tokens, last_s, _seconds(now), rules.pacing) < 1.0:
+                return "pacing", None
+        q = rules.quota
+        if q is None:
+            return "", None
+        pools = q.pools(classes)
+        seen = 0
+        if q.shares is None:
+            seen_key = quota_seen_key(self.scope, strategy, q.window, now)
+            names = set(self.cache.get(seen_key, ())) | set(pools)
+            self.cache.set(seen_key, sorted(names), expire=WINDOW_TTL_S[q.window])
+            seen = len(names)
+        used = {p: int(self.cache.get(quota_key(self.scope, strategy, q.window, now, p), 0)) for p in pools}
+        pool = pick_pool(pools, used, {p: q.quota(p, seen) for p in pools})
+        return ("", pool) if pool is not None else ("quota", None)
+
+    def _consume_rules(self, strategy: str, rules: StrategyRules, pool: str | None, now: datetime) -> str | None:
+        """Take the pacing token and count the quota pool; the pool's counter key, if any."""
+        if rules.pacing is not None:
+            key = pace_key(self.scope, strategy)
+            tokens, last_s = self.cache.get(key, (rules.pacing.burst, _seconds(now)))
+            left = refill(tokens, last_s, _seconds(now), rules.pacing) - 1.0
+            self.cache.set(key, (left, _seconds(now)), expire=WINDOW_TTL_S["daily"])
+        if rules.quota is None or pool is None:
+            return None
+        key = quota_key(self.scope, strategy, rules.quota.window, now, pool)
+        self.cache.set(key, int(self.cache.get(key, 0)) + 1, expire=WINDOW_TTL_S[rules.quota.window])
+        return key
 
     def give_back(self, credit: Credit) -> None:
         """See ``LimitStore.give_back``."""
@@ -71,3 +134,8 @@ class LocalLimitStore:
     def close(self) -> None:
         """Close the cache."""
         self.cache.close()
+
+
+def _seconds(now: datetime) -> float:
+    """POSIX seconds of ``now`` (naive = UTC)."""
+    return utc(now).timestamp()

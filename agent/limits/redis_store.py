@@ -3,17 +3,22 @@
 The whole decision (batch cap, first strategy with room, increment of its three
 windows and of the batch counter) runs server-side in one EVALSHA, so
 concurrent agents never over-grant and no client-side lock is needed (the
-reference takes a 5 s Redis lock around a get/set sequence).
+reference takes a 5 s Redis lock around a get/set sequence). A request with
+framesift rules (pacing, class quotas) goes through a second script that checks
+and consumes them in the same step; a request without them runs the first
+script, unchanged.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from agent.errors import LimitBackendError
+from agent.limits.redis_rules_script import CONSUME_WITH_RULES_LUA, rules_plan
 from agent.limits.store import ConsumeResult, Credit, CreditRequest
-from agent.limits.windows import BATCH_COUNTER_TTL_S, WINDOW_TTL_S, WINDOWS, batch_key, usage_key
+from agent.limits.windows import BATCH_COUNTER_TTL_S, WINDOW_TTL_S, WINDOWS, batch_key, usage_key, utc
 
 CONSUME_LUA = """
 -- KEYS[1] batch counter; then 3 keys (minutely, hourly, daily) per candidate strategy
@@ -69,6 +74,7 @@ class RedisLimitStore:
         self.client: Any = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._consume = self.client.register_script(CONSUME_LUA)
         self._give_back = self.client.register_script(GIVE_BACK_LUA)
+        self._consume_rules = self.client.register_script(CONSUME_WITH_RULES_LUA)
 
     def ping(self) -> None:
         """Raise LimitBackendError when the server cannot be reached."""
@@ -82,6 +88,8 @@ class RedisLimitStore:
 
     def try_consume(self, request: CreditRequest, now: datetime) -> ConsumeResult:
         """See ``LimitStore.try_consume``."""
+        if any(s in request.rules for s, _ in request.candidates):
+            return self._try_consume_with_rules(request, now)
         bkey = batch_key(self.scope, request.batch_name)
         keys = [bkey]
         args: list[int] = [
@@ -100,6 +108,27 @@ class RedisLimitStore:
         strategy = request.candidates[index][0]
         taken = (*keys[1 + index * 3 : 4 + index * 3], bkey)
         return ConsumeResult(Credit(strategy, request.batch_name, taken, self.name))
+
+    def _try_consume_with_rules(self, request: CreditRequest, now: datetime) -> ConsumeResult:
+        bkey = batch_key(self.scope, request.batch_name)
+        keys, plan = rules_plan(self.scope, request, now)
+        index, pool_index, refused = self._call(
+            self._consume_rules, keys=[bkey, *keys], args=[json.dumps(plan | {"now": utc(now).timestamp()})]
+        )
+        index, pool_index = int(index), int(pool_index)
+        if index == -1:
+            return ConsumeResult(None, "batch_full")
+        if index < 0:
+            text = refused.decode() if isinstance(refused, bytes) else str(refused)
+            return ConsumeResult(None, "strategy_limits", {"refused": text})
+        strategy = request.candidates[index][0]
+        windows = [keys[k - 2] for k, _, _ in plan["candidates"][index]["windows"]]
+        taken = (*windows, bkey)
+        extra: dict[str, str] = {}
+        if pool_index > 0:
+            taken = (*taken, keys[pool_index - 2])
+            extra["class"] = refused.decode() if isinstance(refused, bytes) else str(refused)
+        return ConsumeResult(Credit(strategy, request.batch_name, taken, self.name), extra=extra)
 
     def give_back(self, credit: Credit) -> None:
         """See ``LimitStore.give_back``."""

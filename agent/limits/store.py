@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from agent.limits.rules import StrategyRules
+
 
 @dataclass(frozen=True)
 class CreditRequest:
@@ -17,11 +19,15 @@ class CreditRequest:
             window type (``{"minutely": 10, ...}``; absent = unlimited).
         batch_name: the labeling batch the frame would go to.
         max_batch_images: global cap of images per batch name, or None.
+        rules: framesift pacing / class-quota rules by strategy name (absent = none).
+        frame_classes: the frame's class names (for class quotas; empty = no detections).
     """
 
     candidates: Sequence[tuple[str, Mapping[str, int]]]
     batch_name: str
     max_batch_images: int | None = None
+    rules: Mapping[str, StrategyRules] = field(default_factory=dict)
+    frame_classes: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class ConsumeResult:
     credit: Credit | None
     reason: str | None = None  # "batch_full" | "strategy_limits"
     extra: dict[str, str] = field(default_factory=dict)
+    """``refused``: limits | pacing | quota (why the first candidate was refused);
+    ``class``: the quota pool a granted credit was charged to."""
 
     @property
     def granted(self) -> bool:

@@ -34,6 +34,21 @@ def usage_key(scope: str, strategy: str, window: str, now: datetime) -> str:
     return f"framesift:usage:{scope}:{strategy}:{window}:{window_stamp(window, now)}"
 
 
+def pace_key(scope: str, strategy: str) -> str:
+    """Token bucket of a paced strategy (no window: the bucket is continuous)."""
+    return f"framesift:pace:{scope}:{strategy}"
+
+
+def quota_key(scope: str, strategy: str, window: str, now: datetime, pool: str) -> str:
+    """Counter of one class pool of a strategy's quota in the window containing ``now``."""
+    return f"framesift:quota:{scope}:{strategy}:{window}:{window_stamp(window, now)}:{pool}"
+
+
+def quota_seen_key(scope: str, strategy: str, window: str, now: datetime) -> str:
+    """The classes a balanced quota has seen in the window containing ``now``."""
+    return f"framesift:quota_seen:{scope}:{strategy}:{window}:{window_stamp(window, now)}"
+
+
 def batch_key(scope: str, batch_name: str) -> str:
     """Counter key of the images given to one batch name."""
     return f"framesift:batch:{scope}:{batch_name}"

@@ -75,10 +75,12 @@ class SamplingEngine:
         self._probabilities = np.array([s.probability for s in self.strategies], dtype=np.float64)
         self.rng = np.random.default_rng(seed)
 
-    def evaluate(self, batch: PredictionBatch) -> NDArray[np.bool_]:
+    def evaluate(self, batch: PredictionBatch, boost: NDArray[np.float64] | None = None) -> NDArray[np.bool_]:
         """(B, S) bool: frame b matches strategy s (criterion and probability gate).
 
-        A disabled config matches nothing (and draws nothing).
+        A disabled config matches nothing (and draws nothing). ``boost``: (S,) factors of
+        the probability gates (framesift drift boost; the result is capped at 1); the
+        draws are the same with or without it.
         """
         b, s = batch.batch_size, len(self.strategies)
         if not self.config.enabled or s == 0 or b == 0:
@@ -87,5 +89,6 @@ class SamplingEngine:
         for j, strategy in enumerate(self.strategies):
             matrix[:, j] = strategy.criterion(batch)
         draws = self.rng.random((b, s))
-        matrix &= draws < self._probabilities[None, :]
+        probabilities = self._probabilities if boost is None else np.minimum(self._probabilities * boost, 1.0)
+        matrix &= draws < probabilities[None, :]
         return matrix
