@@ -58,6 +58,27 @@ def add_parser(sub: Any) -> None:
     dp.add_argument("--model", default="nudenet/1", help="model the daemon loads")
     dp.add_argument("--idle-s", type=float, default=10.0, help="seconds of idle CPU measured")
     dp.set_defaults(run=run_daemon)
+    lp = bsub.add_parser("selection", help="a simulated day: first-come vs paced vs class quota vs uncertainty")
+    lp.add_argument("--daily-cap", type=int, default=100, help="daily limit of every compared strategy")
+    lp.add_argument("--frame-interval-s", type=float, default=30.0, help="seconds between simulated frames")
+    lp.add_argument("--seed", type=int, default=0, help="seed of the simulated day and the probability gates")
+    lp.set_defaults(run=run_selection)
+
+
+def run_selection(args: argparse.Namespace) -> int:
+    """Print the selection measures of each config over the same simulated day."""
+    from agent.bench.selection_bench import run_selection_bench
+
+    rows = run_selection_bench(args.daily_cap, args.frame_interval_s, seed=args.seed)
+    table = Table(title=f"bench selection: one simulated day, daily cap {args.daily_cap}, seed {args.seed}")
+    for col in ("config", "hours covered", "rare class share", "near-duplicate share", "uncertain share",
+                "budget used"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(r.name, f"{r.hours_covered}/24", f"{r.rare_share:.0%}", f"{r.near_duplicate_share:.0%}",
+                      f"{r.uncertain_share:.0%}", f"{r.budget_used:.0%}")  # fmt: skip
+    Console().print(table)
+    return 0
 
 
 def run_batcher(args: argparse.Namespace) -> int:
