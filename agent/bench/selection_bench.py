@@ -139,6 +139,16 @@ def _measure(name: str, picked: list[SimulatedFrame], daily_cap: int) -> Selecti
     )  # fmt: skip
 
 
+class _ManualClock:
+    """The injected wall clock of the simulated day."""
+
+    def __init__(self) -> None:
+        self.now = DAY
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def run_selection_bench(
     daily_cap: int = 100, frame_interval_s: float = 30.0, batch_size: int = 4, seed: int = 0
 ) -> list[SelectionBenchRow]:
@@ -150,14 +160,13 @@ def run_selection_bench(
                "batching_strategy": {"batches_name_prefix": "day", "recreation_interval": "daily"}}  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="framesift-bench-") as tmp:
             store = LocalLimitStore(Path(tmp), scope="bench")
-            clock = [DAY]
-            selector = ActiveLearningSelector(validate_al_config(doc), store, seed=seed, environ={},
-                                              clock=lambda clock=clock: clock[0])  # fmt: skip
+            clock = _ManualClock()
+            selector = ActiveLearningSelector(validate_al_config(doc), store, seed=seed, environ={}, clock=clock)
             picked: list[SimulatedFrame] = []
             try:
                 for start in range(0, len(frames), batch_size):
                     chunk = frames[start : start + batch_size]
-                    clock[0] = chunk[0].at
+                    clock.now = chunk[0].at
                     picked += [chunk[s.frame] for s in selector.select(_batch(chunk)).selections]
             finally:
                 store.close()
