@@ -40,7 +40,7 @@ class HubProcess:
 
     def command(self) -> list[str]:
         args = [sys.executable, "-m", "agent", "hub", "--data", str(self.data_dir), "--listen",
-                f"127.0.0.1:{self.port}", "--keys-file", str(self.keys_file), "--max-upload-mb", str(self.max_upload_mb),
+                f"127.0.0.1:{self.port}", "--keys-file", str(self.keys_file), "--max-upload-mb", str(self.max_upload_mb),  # noqa: E501
                 *self.extra_args]  # fmt: skip
         if self.database:
             args += ["--database", self.database]

@@ -106,7 +106,7 @@ def test_workspace_project_upload_annotate_image_export(sdk_python, hub, tmp_pat
     assert result["batches"]["batches"][0]["name"] == "edge batch 1"
     export = tmp_path / "coco"
     subprocess.run([sys.executable, "-m", "agent", "hub", "export", str(export), "--data", str(hub.data_dir),
-                    "--project", "sdk-proj", "--format", "coco"], check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                    "--project", "sdk-proj", "--format", "coco"], check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),  # noqa: E501
                    capture_output=True)  # fmt: skip
     doc = json.loads((export / "annotations.coco.json").read_text())
     names = {c["id"]: c["name"] for c in doc["categories"]}
@@ -123,7 +123,7 @@ def test_workspace_project_upload_annotate_image_export(sdk_python, hub, tmp_pat
     assert check["anns"] == 5 and check["imgs"] == 3 and check["mask"] > 0
     yolo = tmp_path / "yolo"
     subprocess.run([sys.executable, "-m", "agent", "hub", "export", str(yolo), "--data", str(hub.data_dir),
-                    "--project", "sdk-proj", "--format", "yolo"], check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                    "--project", "sdk-proj", "--format", "yolo"], check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),  # noqa: E501
                    capture_output=True)  # fmt: skip
     yaml = (yolo / "data.yaml").read_text()
     assert yaml.index('"car"') < yaml.index('"person"') < yaml.index('"truck"') < yaml.index('"bus"')

@@ -159,7 +159,7 @@ def test_png_is_kept_byte_for_byte_with_split_metadata_sequence(hub):
     r = httpx.post(f"{hub.url}/dataset/fid/upload",
                    params={"api_key": API_KEY, "batch": "b", "sequence_number": 3, "sequence_size": 10},
                    files={"file": ("f.png", data, "image/png")},
-                   data={"name": "f.png", "split": "valid", "metadata": json.dumps({"camera": "c1", "n": 2})})  # fmt: skip
+                   data={"name": "f.png", "split": "valid", "metadata": json.dumps({"camera": "c1", "n": 2})})  # fmt: skip  # noqa: E501
     image_id = r.json()["id"]
     doc = httpx.get(f"{hub.url}/ws/fid/images/{image_id}", params={"api_key": API_KEY}).json()["image"]
     assert (doc["name"], doc["split"], doc["format"]) == ("f.png", "valid", "png")
@@ -169,7 +169,7 @@ def test_png_is_kept_byte_for_byte_with_split_metadata_sequence(hub):
     assert original.content == data and original.headers["content-type"] == "image/png"
     assert list((hub.data_dir / "blobs").rglob(f"{doc['hash']}.png"))
     meta = httpx.post(f"{hub.url}/ws/images/{image_id}/metadata", params={"api_key": API_KEY},
-                      json={"metadata": {"reviewed": True}, "removeMetadata": ["n"], "addTags": ["checked x"]})  # fmt: skip
+                      json={"metadata": {"reviewed": True}, "removeMetadata": ["n"], "addTags": ["checked x"]})  # fmt: skip  # noqa: E501
     assert meta.json() == {"success": True}
     doc = httpx.get(f"{hub.url}/ws/fid/images/{image_id}", params={"api_key": API_KEY}).json()["image"]
     assert doc["metadata"] == {"camera": "c1", "reviewed": True} and doc["tags"] == ["checked x"]
