@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.config.al_config import ActiveLearningConfig, config_json_schema, load_al_config
+from agent.config.al_extensions import extensions_summary
 from agent.errors import ConfigError
 
 
@@ -44,9 +45,11 @@ def summary_table(cfg: ActiveLearningConfig, title: str) -> Table:
         nd = cfg.near_duplicate_filter
         table.add_row("near-duplicates", f"dHash distance <= {nd.max_hamming_distance}, last {nd.history_size}")
     for s in cfg.sampling_strategies:
-        params = s.model_dump(exclude={"name", "type", "tags", "limits"}, exclude_none=True)
+        params = s.model_dump(exclude={"name", "type", "tags", "limits", "framesift"}, exclude_none=True)
         limits = ", ".join(f"{k} {v}" for k, v in s.limit_values().items()) or "no limits"
-        table.add_row(f"strategy {s.name}", f"{s.type} {json.dumps(params)}; {limits}")
+        extensions = extensions_summary(s.framesift, s.limit_values())
+        table.add_row(f"strategy {s.name}", f"{s.type} {json.dumps(params)}; {limits}"
+                      + (f"; framesift: {extensions}" if extensions else ""))  # fmt: skip
     return table
 
 

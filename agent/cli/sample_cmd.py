@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,7 +18,7 @@ from agent.config.al_config import ActiveLearningConfig, load_al_config
 from agent.limits.local_store import LocalLimitStore
 from agent.predictions.batch import TaskType
 from agent.predictions.roboflow_json import batch_from_roboflow
-from agent.sampling.selector import ActiveLearningSelector
+from agent.sampling.selector import ActiveLearningSelector, utc_now
 
 CHUNK = 256
 
@@ -33,11 +34,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the probability gates (default 0)")
     p.add_argument("--no-limits", action="store_true", help="ignore strategy limits and batch caps")
     p.add_argument("--model-id", default="", help="model id used for the model tag")
+    p.add_argument("--frame-interval-s", type=float, default=0.0,
+                   help="replay the frames this many seconds apart from now (paced limits, drift); "
+                        "0: all at the same instant")  # fmt: skip
     p.add_argument("--output", "-o", type=Path, default=None, help="per-frame decisions (JSONL; default: stdout)")
     p.set_defaults(run=run)
 
 
-def _chunks(path: Path, stats: dict[str, int]) -> Iterator[list[dict[str, Any]]]:
+def _chunks(path: Path, stats: dict[str, int], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
     """Consecutive predictions of the same kind (stub / not stub), at most CHUNK at a time."""
     chunk: list[dict[str, Any]] = []
     with path.open(encoding="utf-8") as fh:
@@ -54,7 +58,7 @@ def _chunks(path: Path, stats: dict[str, int]) -> Iterator[list[dict[str, Any]]]
                 stats["skipped"] += 1
                 continue
             doc.setdefault("path", f"{path.name}:{lineno}")
-            if chunk and (bool(chunk[0].get("is_stub")) != bool(doc.get("is_stub")) or len(chunk) >= CHUNK):
+            if chunk and (bool(chunk[0].get("is_stub")) != bool(doc.get("is_stub")) or len(chunk) >= size):
                 yield chunk
                 chunk = []
             chunk.append(doc)
@@ -70,11 +74,16 @@ def run(args: argparse.Namespace) -> int:
     task = TaskType(args.task) if args.task else None
     with tempfile.TemporaryDirectory(prefix="framesift-sample-") as tmp:
         store = LocalLimitStore(Path(tmp))
+        start, interval_s = utc_now(), max(args.frame_interval_s, 0.0)
+
+        def replay_clock() -> datetime:
+            return start + timedelta(seconds=stats["frames"] * interval_s)
+
         selector = ActiveLearningSelector(cfg, store, model_id=args.model_id, seed=args.seed,
-                                          ignore_limits=args.no_limits)  # fmt: skip
+                                          ignore_limits=args.no_limits, clock=replay_clock)  # fmt: skip
         out: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
         try:
-            for chunk in _chunks(args.predictions, stats):
+            for chunk in _chunks(args.predictions, stats, 1 if interval_s > 0 else CHUNK):
                 try:
                     batch = batch_from_roboflow(chunk, task=task)
                 except ValueError as exc:
@@ -90,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
                             "selected": pick.strategy if pick else None}  # fmt: skip
                     if pick:
                         line |= {"batch": pick.batch_name, "tags": list(pick.tags)}
+                        if pick.charged_class is not None:
+                            line["quota_class"] = pick.charged_class
                     out.write(json.dumps(line) + "\n")
                 stats["frames"] += batch.batch_size
                 stats["selected"] += len(decision.selections)
@@ -120,3 +131,9 @@ def print_selection_table(
     if st.limited_strategy or st.limited_batch or st.near_duplicates:
         console.print(f"refused: strategy limits {st.limited_strategy}, batch cap {st.limited_batch}, "
                       f"near-duplicates {st.near_duplicates}")  # fmt: skip
+    if st.limited_pacing or st.limited_quota:
+        console.print(f"framesift: paced out {st.limited_pacing}, over class quota {st.limited_quota}")
+    if st.charged_classes:
+        console.print("class quota charged: " + ", ".join(f"{k} {v}" for k, v in sorted(st.charged_classes.items())))
+    if st.boosted_batches:
+        console.print(f"drift boost active in {st.boosted_batches} batch(es)")
