@@ -47,12 +47,14 @@ def postgres_server(workdir: Path) -> Iterator[str]:
                 break
             os.chmod(parent, os.stat(parent).st_mode | 0o011)
         run_as = {"user": nobody.pw_uid, "group": nobody.pw_gid}
-    subprocess.run([initdb, "-D", str(data), "-U", "hub", "--auth=trust", "-E", "UTF8", "--no-sync"],
-                   check=True, capture_output=True, **run_as)  # type: ignore[call-overload]  # fmt: skip
+    made = subprocess.run([initdb, "-D", str(data), "-U", "hub", "--auth=trust", "-E", "UTF8", "--no-sync"],
+                          capture_output=True, text=True, cwd=workdir, **run_as)  # type: ignore[call-overload]  # fmt: skip
+    if made.returncode != 0:
+        raise RuntimeError(f"initdb failed: {made.stderr[-1000:]}")
     port = free_port()
     proc = subprocess.Popen([postgres, "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(workdir),
                              "-c", "fsync=off", "-c", "max_connections=200"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **run_as)  # type: ignore[call-overload]  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir, **run_as)  # type: ignore[call-overload]  # fmt: skip
     import psycopg
 
     try:
