@@ -35,6 +35,15 @@ class AgentMetrics:
                                        buckets=latency_buckets, registry=r)  # fmt: skip
         self.queue_wait = Histogram("framesift_batching_wait_seconds", "Time a frame waited for its batch",
                                     buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1), registry=r)  # fmt: skip
+        # drift signal (issue 15): what the model sees, per class, and the PSI against the reference day
+        self.detection_confidence = Histogram("framesift_detection_confidence", "Box confidence per class",
+                                              ["class_name"], buckets=tuple(i / 10 for i in range(1, 11)),
+                                              registry=r)  # fmt: skip
+        self.detections_per_frame = Histogram("framesift_detections_per_frame", "Detections per frame",
+                                              buckets=(0, 1, 2, 5, 10, 20, 50, 100, 300), registry=r)  # fmt: skip
+        self.class_psi = Gauge("framesift_class_psi", "Population-stability index of a class's confidences, "
+                               "last hour vs the first day after a model/config change", ["class_name"],
+                               registry=r)  # fmt: skip
 
     def serve(self, listen: str) -> MetricsServer:
         """Start the HTTP endpoint on HOST:PORT; stop it with the returned handle."""

@@ -12,6 +12,7 @@ from agent.control.facade import SpoolStatsView
 from agent.daemon.events import EventBus
 from agent.daemon.metrics import AgentMetrics
 from agent.pipeline.stage import StageResult
+from agent.predictions.batch import PredictionBatch
 from agent.spool.disk_spool import SpoolRecord
 
 
@@ -36,8 +37,12 @@ class AgentTelemetry:
         m.batch_latency.observe(result.infer_s)
         m.batch_size.observe(len(result.frames))
         m.frames_inferred.inc(len(result.frames))
+        if result.batch.task.is_detection and not result.batch.is_stub:
+            record_detections(m, result.batch)
         if result.decision is None:
             return
+        for class_name, psi in result.decision.psi.items():
+            m.class_psi.labels(class_name).set(psi)
         m.deduplicated.inc(result.near_duplicates)
         m.limited.labels("batch").inc(result.limited_batch)
         m.limited.labels("strategy").inc(result.limited_strategy)
@@ -59,6 +64,15 @@ class AgentTelemetry:
     def model_event(self, detail: str) -> None:
         """A model was loaded or unloaded."""
         self.events.publish("model", "", detail)
+
+
+def record_detections(metrics: AgentMetrics, batch: PredictionBatch) -> None:
+    """Per-class confidence and detections-per-frame histograms of one detection batch."""
+    for count in batch.detections_per_frame().tolist():
+        metrics.detections_per_frame.observe(count)
+    names = batch.class_names
+    for class_id, confidence in zip(batch.class_id.tolist(), batch.confidence.tolist(), strict=True):
+        metrics.detection_confidence.labels(names[class_id]).observe(confidence)
 
 
 def bind_gauges(

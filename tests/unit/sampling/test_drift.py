@@ -74,3 +74,19 @@ def test_drift_boost_raises_the_gate_while_psi_is_high(tmp_path):
     assert decision.psi["car"] > 0.5 and len(decision.selections) > 300
     assert calm < 10 and sel.stats.boosted_batches >= 1
     store.close()
+
+
+def test_detection_histograms_reach_the_agent_registry():
+    from agent.daemon.metrics import AgentMetrics
+    from agent.daemon.telemetry import record_detections
+
+    metrics = AgentMetrics()
+    batch = make_detections([[("car", 0.95, BOX), ("dog", 0.35, BOX)], []])
+    record_detections(metrics, batch)
+    sample = metrics.registry.get_sample_value
+    assert sample("framesift_detection_confidence_count", {"class_name": "car"}) == 1
+    assert sample("framesift_detection_confidence_bucket", {"class_name": "dog", "le": "0.4"}) == 1
+    assert sample("framesift_detections_per_frame_count") == 2
+    assert sample("framesift_detections_per_frame_bucket", {"le": "0.0"}) == 1
+    metrics.class_psi.labels("car").set(0.3)
+    assert sample("framesift_class_psi", {"class_name": "car"}) == 0.3
