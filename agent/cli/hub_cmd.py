@@ -36,7 +36,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-upload-mb", type=float, default=25.0, help="request body limit (default 25 MB)")
     _add_storage_arguments(p)
     p.add_argument("--workspace", default="framesift", help="the workspace slug POST / answers (default framesift)")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning",
+                   help="hub log verbosity")  # fmt: skip
     p.set_defaults(run=run_server)
     hsub = p.add_subparsers(dest="hub_command", metavar="SUBCOMMAND")
     ep = hsub.add_parser("export", help="write a project (or one batch) as a COCO or YOLO dataset")
