@@ -58,6 +58,11 @@ def add_parser(sub: Any) -> None:
     dp.add_argument("--model", default="nudenet/1", help="model the daemon loads")
     dp.add_argument("--idle-s", type=float, default=10.0, help="seconds of idle CPU measured")
     dp.set_defaults(run=run_daemon)
+    hp = bsub.add_parser("hub", help="concurrent uploaders through the hub: SQLite, and 2 replicas on PostgreSQL")
+    hp.add_argument("--frames", type=int, default=2000)
+    hp.add_argument("--uploaders", type=int, default=50)
+    hp.add_argument("--database", default=None, help="postgresql://… (empty database) for the 2-replica scenario")
+    hp.set_defaults(run=run_hub)
     lp = bsub.add_parser("selection", help="a simulated day: first-come vs paced vs class quota vs uncertainty")
     lp.add_argument("--daily-cap", type=int, default=100, help="daily limit of every compared strategy")
     lp.add_argument("--frame-interval-s", type=float, default=30.0, help="seconds between simulated frames")
@@ -178,3 +183,19 @@ def run_inference(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps({"rows": [r.__dict__ | {"ratio": r.ratio} for r in rows],
                                          "peak_rss_mb": rss}, indent=2))  # fmt: skip
     return 0
+
+
+def run_hub(args: argparse.Namespace) -> int:
+    """Print uploads/s, latency, lost and duplicated per scenario; exit 1 on any loss or duplicate."""
+    from agent.bench.hub_bench import run_hub_bench
+
+    results = run_hub_bench(args.frames, args.uploaders, args.database)
+    table = Table(title=f"bench hub: {args.frames} frames + annotations, {args.uploaders} uploaders")
+    for col in ("scenario", "uploads/s", "vs sqlite", "p50 ms", "p99 ms", "lost", "duplicated", "errors"):
+        table.add_column(col, justify="right")
+    base = results[0].uploads_per_s
+    for r in results:
+        table.add_row(r.scenario, f"{r.uploads_per_s:.0f}", f"{r.uploads_per_s / base:.2f}x", f"{r.p50_ms:.0f}",
+                      f"{r.p99_ms:.0f}", str(r.lost), str(r.duplicated), str(r.errors))  # fmt: skip
+    Console().print(table)
+    return 0 if all(r.lost == r.duplicated == r.errors == 0 for r in results) else 1
