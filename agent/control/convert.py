@@ -49,6 +49,8 @@ def status_pb(s: AgentStatus) -> pb.Status:
         config_origin=s.config_origin, strategies=[strategy_pb(st) for st in s.strategies],
         frames_in=s.frames_in, frames_inferred=s.frames_inferred, frames_dropped=s.frames_dropped,
         near_duplicates=s.near_duplicates, limited=s.limited, active_learning_enabled=s.active_learning_enabled,
+        destination_state=s.destination_state, capture_reason=s.capture_reason, config_reason=s.config_reason,
+        frames_skipped=s.frames_skipped, dropped_by_reason=dict(s.dropped_by_reason),
     )  # fmt: skip
 
 

@@ -106,6 +106,11 @@ class AgentStatus:
     near_duplicates: int = 0
     limited: int = 0
     active_learning_enabled: bool = True
+    destination_state: str = "online"  # online | paused for N s: … | offline: … | unauthorized: …
+    capture_reason: str = ""  # why capture is off; "" while it runs
+    config_reason: str = ""  # why the config in force is the one it is
+    frames_skipped: int = 0  # inferred while capture was off (not sampled)
+    dropped_by_reason: dict[str, int] = field(default_factory=dict)  # as framesift_frames_dropped_total
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,14 @@ class StrategyCounters(_message.Message):
     def __init__(self, name: _Optional[str] = ..., matched: _Optional[int] = ..., selected: _Optional[int] = ...) -> None: ...
 
 class Status(_message.Message):
-    __slots__ = ("version", "uptime_s", "model_id", "providers", "capture_paused", "online", "sources", "batches", "mean_batch_size", "last_batch_latency_ms", "spool", "last_sync_result", "last_sync_age_s", "config_origin", "strategies", "frames_in", "frames_inferred", "frames_dropped", "near_duplicates", "limited", "active_learning_enabled")
+    __slots__ = ("version", "uptime_s", "model_id", "providers", "capture_paused", "online", "sources", "batches", "mean_batch_size", "last_batch_latency_ms", "spool", "last_sync_result", "last_sync_age_s", "config_origin", "strategies", "frames_in", "frames_inferred", "frames_dropped", "near_duplicates", "limited", "active_learning_enabled", "destination_state", "capture_reason", "config_reason", "frames_skipped", "dropped_by_reason")
+    class DroppedByReasonEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPTIME_S_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +66,11 @@ class Status(_message.Message):
     NEAR_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     LIMITED_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_LEARNING_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_STATE_FIELD_NUMBER: _ClassVar[int]
+    CAPTURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_REASON_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_BY_REASON_FIELD_NUMBER: _ClassVar[int]
     version: str
     uptime_s: float
     model_id: str
@@ -80,7 +92,12 @@ class Status(_message.Message):
     near_duplicates: int
     limited: int
     active_learning_enabled: bool
-    def __init__(self, version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., model_id: _Optional[str] = ..., providers: _Optional[_Iterable[str]] = ..., capture_paused: _Optional[bool] = ..., online: _Optional[bool] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., batches: _Optional[int] = ..., mean_batch_size: _Optional[float] = ..., last_batch_latency_ms: _Optional[float] = ..., spool: _Optional[_Union[SpoolStats, _Mapping]] = ..., last_sync_result: _Optional[str] = ..., last_sync_age_s: _Optional[float] = ..., config_origin: _Optional[str] = ..., strategies: _Optional[_Iterable[_Union[StrategyCounters, _Mapping]]] = ..., frames_in: _Optional[int] = ..., frames_inferred: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., near_duplicates: _Optional[int] = ..., limited: _Optional[int] = ..., active_learning_enabled: _Optional[bool] = ...) -> None: ...
+    destination_state: str
+    capture_reason: str
+    config_reason: str
+    frames_skipped: int
+    dropped_by_reason: _containers.ScalarMap[str, int]
+    def __init__(self, version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., model_id: _Optional[str] = ..., providers: _Optional[_Iterable[str]] = ..., capture_paused: _Optional[bool] = ..., online: _Optional[bool] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., batches: _Optional[int] = ..., mean_batch_size: _Optional[float] = ..., last_batch_latency_ms: _Optional[float] = ..., spool: _Optional[_Union[SpoolStats, _Mapping]] = ..., last_sync_result: _Optional[str] = ..., last_sync_age_s: _Optional[float] = ..., config_origin: _Optional[str] = ..., strategies: _Optional[_Iterable[_Union[StrategyCounters, _Mapping]]] = ..., frames_in: _Optional[int] = ..., frames_inferred: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., near_duplicates: _Optional[int] = ..., limited: _Optional[int] = ..., active_learning_enabled: _Optional[bool] = ..., destination_state: _Optional[str] = ..., capture_reason: _Optional[str] = ..., config_reason: _Optional[str] = ..., frames_skipped: _Optional[int] = ..., dropped_by_reason: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class GetConfigRequest(_message.Message):
     __slots__ = ()

@@ -32,6 +32,9 @@ FULL_STATUS = AgentStatus(
     last_sync=SyncResult(SyncState.OFFLINE, "connection refused"), last_sync_age_s=30.5,
     config_origin="last-good", strategies=(StrategyView("everything", matched=10, selected=4), StrategyView("rare")),
     frames_in=47, frames_inferred=45, frames_dropped=2, near_duplicates=6, limited=8, active_learning_enabled=False,
+    destination_state="unauthorized: HTTP 401", capture_reason="paused by `framesift ctl pause`",
+    config_reason="server unreachable: the last good config from the server", frames_skipped=3,
+    dropped_by_reason={"queue_full": 2},
 )  # fmt: skip
 
 LOADED = ModelView("nudenet/1", loaded=True, task="object-detection", providers=("CPUExecutionProvider",),

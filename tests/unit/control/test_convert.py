@@ -44,8 +44,10 @@ def test_status_values():
     plain = {f.name: getattr(FULL_STATUS, f.name) for f in dataclasses.fields(AgentStatus)}
     for name in ("version", "uptime_s", "model_id", "capture_paused", "online", "batches", "mean_batch_size",
                  "last_batch_latency_ms", "last_sync_age_s", "config_origin", "frames_in", "frames_inferred",
-                 "frames_dropped", "near_duplicates", "limited", "active_learning_enabled"):  # fmt: skip
+                 "frames_dropped", "near_duplicates", "limited", "active_learning_enabled", "destination_state",
+                 "capture_reason", "config_reason", "frames_skipped"):  # fmt: skip
         assert getattr(msg, name) == plain[name], name
+    assert dict(msg.dropped_by_reason) == {"queue_full": 2}
     assert list(msg.providers) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert msg.last_sync_result == "offline: connection refused"
     assert [(s.id, s.kind, s.state, s.frames, s.dropped, s.last_error) for s in msg.sources] == [
