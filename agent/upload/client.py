@@ -39,7 +39,7 @@ ROBOFLOW_API_URL = "https://api.roboflow.com"
 class UploadResult:
     """The server's answer to an image upload."""
 
-    image_id: str
+    image_id: str  # "" when the server reported a duplicate without naming it
     duplicate: bool
 
 
@@ -184,8 +184,8 @@ class UploadClient:
         self._raise_for(response, what)
         body = self._json(response, what)
         image_id = body.get("id")
-        if body.get("duplicate") and image_id:
-            return UploadResult(str(image_id), duplicate=True)
+        if body.get("duplicate"):  # Roboflow may leave the id out of a duplicate answer: still delivered
+            return UploadResult(str(image_id) if image_id else "", duplicate=True)
         if body.get("success") and image_id:
             return UploadResult(str(image_id), duplicate=False)
         raise UploadRejectedError(

@@ -8,9 +8,11 @@ and annotate never loses the annotation. Retryable failures are retried with
 exponential backoff and full jitter, honouring ``Retry-After``; permanent ones go
 to the dead-letter area.
 
-Offline detection: after ``offline_after_failures`` consecutive retryable failures
-the link is "offline": one worker at a time probes, with backoff, and the first
-success brings everyone back.
+The link's state is shared by every worker (``agent.upload.link``): a server's
+pause (429/5xx, ``Retry-After``) holds every worker; after
+``offline_after_failures`` connection failures in a row the link is offline and
+one worker probes with backoff; a refused key (401/403) keeps the frames in the
+spool and probes slowly. The first success brings everyone back.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.errors import UploadError, UploadServerError
+from agent.errors import UploadError, UploadRejectedError, UploadServerError
 from agent.runtime.threads import join_all_or_warn
 from agent.spool.interface import Spool
 from agent.spool.records import SpoolRecord
 from agent.upload.client import UploadClient
+from agent.upload.link import LinkMonitor, full_jitter_s
+
+AUTH_STATUS = frozenset({401, 403})
+"""Answers that mean the key is wrong: the frames are kept, not dead-lettered."""
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +57,6 @@ class UploaderOptions:
     max_bytes_per_s: float | None = None
     lease_s: float = 300.0
     offline_after_failures: int = 3
-
-
-def full_jitter_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
-    """AWS "full jitter": uniform in [0, min(cap, base * 2**attempt)]."""
-    return rng.uniform(0.0, min(cap_s, base_s * (2 ** min(attempt, 30))))
 
 
 class ByteRateLimiter:
@@ -82,62 +83,6 @@ class ByteRateLimiter:
             stop.wait(min(wait, 0.5))
 
 
-class LinkMonitor:
-    """Online/offline state of the destination, with probing backoff when offline."""
-
-    def __init__(self, options: UploaderOptions, rng: random.Random) -> None:
-        self.options = options
-        self.rng = rng
-        self.online = True
-        self.failures = 0
-        self.next_probe = 0.0
-        self._probing = False
-        self._cond = threading.Condition()
-
-    def wait_turn(self, stop: threading.Event) -> bool:
-        """Block while offline until this worker may probe; False when stopping."""
-        with self._cond:
-            while not stop.is_set():
-                if self.online:
-                    return True
-                if not self._probing and time.monotonic() >= self.next_probe:
-                    self._probing = True
-                    return True
-                self._cond.wait(timeout=min(0.5, max(0.05, self.next_probe - time.monotonic())))
-            return False
-
-    def probe_skipped(self) -> None:
-        """This worker's probe turn found nothing to send; let another worker probe."""
-        with self._cond:
-            self._probing = False
-
-    def success(self) -> None:
-        """A request went through: online again."""
-        with self._cond:
-            if not self.online:
-                logger.warning("destination reachable again; resuming uploads")
-            self.online, self.failures, self._probing = True, 0, False
-            self._cond.notify_all()
-
-    def failure(self, retry_after_s: float | None) -> None:
-        """A retryable failure: maybe go offline and schedule the next probe."""
-        with self._cond:
-            self.failures += 1
-            self._probing = False
-            if self.failures >= self.options.offline_after_failures:
-                if self.online:
-                    logger.warning("destination unreachable after %d failures; spooling offline", self.failures)
-                self.online = False
-                delay = full_jitter_s(
-                    self.failures - self.options.offline_after_failures + 1,
-                    self.options.backoff_base_s,
-                    self.options.backoff_cap_s,
-                    self.rng,
-                )
-                self.next_probe = time.monotonic() + max(delay, retry_after_s or 0.0)  # fmt: skip
-            self._cond.notify_all()
-
-
 @dataclass
 class UploadCounters:
     """Outcomes since start."""
@@ -159,14 +104,19 @@ class Uploader:
         on_duplicate: Callable[[SpoolRecord], None] | None = None,
         on_event: Callable[[str, SpoolRecord, str], None] | None = None,
         seed: int | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``monotonic`` drives the link's pauses and probes (tests move it by hand)."""
         self.spool = spool
         self.client = client
         self.options = options or UploaderOptions()
         self.on_duplicate = on_duplicate
         self.on_event = on_event
         self.rng = random.Random(seed)
-        self.link = LinkMonitor(self.options, self.rng)
+        self.link = LinkMonitor(self.rng, backoff_base_s=self.options.backoff_base_s,
+                                backoff_cap_s=self.options.backoff_cap_s,
+                                offline_after_failures=self.options.offline_after_failures,
+                                monotonic=monotonic)  # fmt: skip
         self.counters = UploadCounters()
         self._limiter = ByteRateLimiter(self.options.max_bytes_per_s) if self.options.max_bytes_per_s else None
         self._stop = threading.Event()
@@ -206,6 +156,9 @@ class Uploader:
             if record is None:
                 self.link.probe_skipped()
                 continue
+            if self.link.paused():  # another worker's answer paused the link while this one waited
+                self.spool.release(record.seq)
+                continue
             with self._busy_lock:
                 self._busy += 1
             try:
@@ -232,11 +185,15 @@ class Uploader:
                     item.project, item.jpeg, name=f"{item.inference_id}.jpg", batch=item.batch_name,
                     tags=item.tags, inference_id=item.inference_id,
                 )  # fmt: skip
-                record.server_id, duplicate = result.image_id, result.duplicate
-                self.spool.set_server_id(record.seq, result.image_id)
-            annotation = item.annotation
-            if annotation is not None:
-                self.client.annotate(item.project, record.server_id, name=annotation.name, body=annotation.body,
+                record.server_id, duplicate = result.image_id or None, result.duplicate
+                if result.image_id:
+                    self.spool.set_server_id(record.seq, result.image_id)
+            annotation, server_id = item.annotation, record.server_id
+            if annotation is not None and server_id is None:
+                logger.info("seq %d: the server reported a duplicate without its id; the draft annotation "
+                            "cannot be attached", record.seq)  # fmt: skip
+            elif annotation is not None and server_id is not None:
+                self.client.annotate(item.project, server_id, name=annotation.name, body=annotation.body,
                                      content_type=annotation.content_type)  # fmt: skip
         except UploadError as exc:
             self._failed(record, exc)
@@ -251,15 +208,25 @@ class Uploader:
             self._emit("uploaded", record, record.server_id or "")
 
     def _failed(self, record: SpoolRecord, exc: UploadError) -> None:
-        if exc.retryable:
-            retry_after = exc.retry_after_s if isinstance(exc, UploadServerError) else None
-            delay = full_jitter_s(record.attempts, self.options.backoff_base_s, self.options.backoff_cap_s, self.rng)
-            delay = max(delay, retry_after or 0.0)
-            self.spool.nack(record.seq, delay, str(exc))
-            self.link.failure(retry_after)
-            self._emit("retry", record, str(exc))
-            logger.info("upload of seq %d failed (%s); retry in %.1f s", record.seq, exc, delay)
-        else:
+        """Retryable: back off (the whole link when the server asked); rejected key: keep the frame and
+        pause the link; any other refusal: dead letter."""
+        if isinstance(exc, UploadRejectedError) and exc.status_code in AUTH_STATUS:
+            self.link.unauthorized(str(exc))
+            self.spool.nack(record.seq, 0.0, str(exc))  # the frame stays; the link decides when to try again
+            self._emit("unauthorized", record, str(exc))
+            return
+        if not exc.retryable:
             self.spool.dead_letter(record.seq, str(exc))
             self.link.success()  # the server answered: the link works
             self._emit("dead", record, str(exc))
+            return
+        retry_after = exc.retry_after_s if isinstance(exc, UploadServerError) else None
+        delay = full_jitter_s(record.attempts, self.options.backoff_base_s, self.options.backoff_cap_s, self.rng)
+        delay = max(delay, retry_after or 0.0)
+        if isinstance(exc, UploadServerError):  # the server answered and asked for a pause: all of us wait
+            self.link.server_busy(delay, f"HTTP {exc.status_code}")
+        else:
+            self.link.unreachable(str(exc))
+        self.spool.nack(record.seq, delay, str(exc))
+        self._emit("retry", record, str(exc))
+        logger.info("upload of seq %d failed (%s); retry in %.1f s", record.seq, exc, delay)

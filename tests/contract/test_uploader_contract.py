@@ -100,7 +100,7 @@ def test_429_retry_after_is_honoured(tmp_path):
         fake.then("upload", 429, {"error": "rate limited"}, {"Retry-After": "7"})
         spool.put(spool_item(0))
         client = UploadClient(fake.url, "k", timeout_s=5.0)
-        uploader = Uploader(recorder, client, FAST, seed=1)
+        uploader = Uploader(recorder, client, FAST, seed=1, monotonic=lambda: wall[0])  # the link's pause too
         uploader.start()
         try:
             assert recorder.nacked.wait(DRAIN_DEADLINE_S)
@@ -150,3 +150,92 @@ def test_bytes_are_never_reencoded(spool):
         spool.put(item)
         run_until_drained(spool, fake.url)
     assert item.sha256 in fake.images  # the retried upload carried the same bytes
+
+
+def test_duplicate_without_an_id_is_delivered(spool):
+    """Roboflow may answer ``{"duplicate": true}`` with no id: delivered, credit back, nothing to annotate."""
+    with FakeRoboflow() as fake:
+        fake.then("upload", 200, {"duplicate": True})
+        spool.put(spool_item(0, credit=True))
+        uploader, duplicates = run_until_drained(spool, fake.url)
+    assert [k for k, _ in fake.requests] == ["upload"]
+    assert len(duplicates) == 1 and spool.stats().dead == 0 and spool.stats().delivered == 1
+    assert uploader.counters.counts["duplicate"] == 1
+
+
+class SteppedClock:
+    """The link's monotonic clock, moved by the test; counts reads (a worker waiting reads it)."""
+
+    def __init__(self) -> None:
+        self.now, self.reads = 1000.0, 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return self.now
+
+    def polled(self, times: int = 6) -> None:
+        start = self.reads
+        for _ in range(600):
+            if self.reads >= start + times:
+                return
+            threading.Event().wait(0.05)
+        raise AssertionError("no worker polled the link")
+
+
+def test_a_server_pause_applies_to_every_worker(tmp_path):
+    """After a 503 with Retry-After, no worker sends anything until the pause is over."""
+    clock = SteppedClock()
+    spool = DiskSpool(tmp_path / "spool", clock=lambda: 1_000_000.0 + clock.now)  # retry times move with it
+    recorder = NackRecorder(spool)
+    options = UploaderOptions(concurrency=4, backoff_base_s=0.01, backoff_cap_s=0.05, offline_after_failures=50)
+    with FakeRoboflow() as fake:
+        fake.then("upload", 503, {"error": "maintenance"}, {"Retry-After": "30"})
+        spool.put(spool_item(0))
+        client = UploadClient(fake.url, "k", timeout_s=5.0)
+        uploader = Uploader(recorder, client, options, seed=1, monotonic=clock)
+        uploader.start()
+        try:
+            assert recorder.nacked.wait(DRAIN_DEADLINE_S)
+            spool.put_many([spool_item(i) for i in (1, 2, 3)])  # work for the idle workers
+            clock.polled()  # the workers looked at the link while it was paused …
+            assert [k for k, _ in fake.requests] == ["upload"]  # … and sent nothing
+            assert uploader.link.describe().startswith("paused for 30 s")
+            clock.now += 30.0
+            assert uploader.drain(DRAIN_DEADLINE_S), spool.stats()
+        finally:
+            uploader.stop()
+            client.close()
+            spool.close()
+    assert [k for k, _ in fake.requests].count("upload") == 5  # the refused one, then all four
+
+
+def test_a_refused_key_keeps_the_frames_and_probes_until_it_works(tmp_path):
+    clock = SteppedClock()
+    spool = DiskSpool(tmp_path / "spool")
+    events: list[str] = []
+    with FakeRoboflow() as fake:
+        fake.then("upload", 401, {"error": {"message": "This API key does not exist", "type": "OAuthException"}})
+        fake.then("upload", 403, {"error": "forbidden"})
+        spool.put_many([spool_item(0), spool_item(1)])
+        client = UploadClient(fake.url, "rotated-key", timeout_s=5.0)
+        uploader = Uploader(spool, client, FAST, seed=1, monotonic=clock,
+                            on_event=lambda kind, record, detail: events.append(kind))  # fmt: skip
+        uploader.start()
+        try:
+            for expected in (1, 2):
+                for _ in range(600):
+                    if events.count("unauthorized") >= expected:
+                        break
+                    threading.Event().wait(0.05)
+                assert events.count("unauthorized") == expected
+                assert not uploader.link.online and uploader.link.describe().startswith("unauthorized: ")
+                assert spool.stats().dead == 0 and spool.stats().count == 2  # nothing dead-lettered
+                clock.polled()
+                assert len(fake.requests) == expected  # one slow probe at a time
+                clock.now = uploader.link.next_probe
+            assert uploader.drain(DRAIN_DEADLINE_S), spool.stats()  # the key works again
+        finally:
+            uploader.stop()
+            client.close()
+            spool.close()
+    assert uploader.link.online and "rotated-key" not in " ".join(events)
