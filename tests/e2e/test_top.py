@@ -120,3 +120,20 @@ def test_top_without_an_agent_is_one_line(tmp_path):
     socket_path = tmp_path / "state" / "control.sock"
     assert text == f"framesift: error: the framesift agent is not running (no control socket at {socket_path})"
     assert not (tmp_path / "state").exists()
+
+
+def test_status_json_prints_every_field(agent_with_inbox, framesift_cmd, cli_env):
+    """Zero and false fields too (proto3 would drop them): a script can rely on every key."""
+    import json
+    import subprocess
+
+    from agent.control.v1 import control_pb2 as pb
+
+    _, state = agent_with_inbox
+    proc = subprocess.run([*framesift_cmd, "status", "--json", "--target", f"unix:{state / 'control.sock'}"],
+                          capture_output=True, text=True, env=cli_env, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    assert set(status) == {f.name for f in pb.Status.DESCRIPTOR.fields}
+    assert status["capture_paused"] is False
+    assert set(status["spool"]) == {f.name for f in pb.SpoolStats.DESCRIPTOR.fields}
