@@ -18,15 +18,16 @@ from agent.errors import ConfigError, ConfigIssue
 class DefaultsHelpFormatter(argparse.HelpFormatter):
     """Appends "(default: X)" to an option's help unless the text already says what the default is.
 
-    Options without a default (None) or off by default (a flag) are left as written.
+    An option without a default shows "(default: none)"; a flag (off unless given) is left as written.
     """
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         shown = action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
-        if not shown or action.required or "default" in text or action.default in (None, False, argparse.SUPPRESS):
+        is_flag = isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction))
+        if not shown or action.required or is_flag or "default" in text or action.default is argparse.SUPPRESS:
             return text
-        return f"{text} (default: %(default)s)"
+        return f"{text} (default: none)" if action.default is None else f"{text} (default: %(default)s)"
 
 
 def unit_interval(text: str) -> float:
