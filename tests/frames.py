@@ -26,7 +26,7 @@ def spool_item(i: int, project: str = "proj", size: int = 32, annotate: bool = T
     return SpoolItem(
         jpeg=data, sha256=hashlib.sha256(data).hexdigest(), project=project, batch_name="batch-1",
         tags=("t1",), strategy="s", inference_id=f"inf-{i}",
-        annotation=Annotation(f"inf-{i}.json", '{"predictions": [{"x": 1, "y": 1, "width": 2, "height": 2, "class": "c"}]}')
+        annotation=Annotation(f"inf-{i}.json", '{"predictions": [{"x": 1, "y": 1, "width": 2, "height": 2, "class": "c"}]}')  # noqa: E501
         if annotate else None,
         credit=Credit("s", "batch-1", (f"s:minutely:{i}",)) if credit else None,
     )  # fmt: skip
