@@ -16,6 +16,7 @@ Every error the agent raises on purpose derives from :class:`FramesiftError`.
     │   ├── ProviderUnavailableError  requested execution provider not present
     │   └── ModelOutputError       outputs do not have the expected layout
     ├── AgentUnavailableError      (retryable) no model loaded, or the agent is stopping
+    ├── DiskFullError              (retryable) a write found the disk full (ENOSPC, SQLITE_FULL)
     ├── LimitBackendError          (retryable) the shared limit store is unreachable
     ├── SpoolError
     │   └── SpoolFullError         the spool is at its cap and the policy rejects
@@ -109,6 +110,15 @@ class ModelOutputError(InferenceError):
 
 class AgentUnavailableError(FramesiftError):
     """The request needs something the agent does not have right now (no model, stopping)."""
+
+    retryable = True
+
+
+class DiskFullError(FramesiftError):
+    """A write found no space left (ENOSPC/EDQUOT, SQLite's "database or disk is full").
+
+    Retryable: uploads drain the spool and free space, then writes succeed again.
+    """
 
     retryable = True
 

@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         agent = Agent(settings, telemetry)
         agent.start()
         control = DaemonControl(agent, events)
-        bind_gauges(metrics, control.spool_stats, lambda: control.agent.sync_age_s(), lambda: control.agent.online())
+        bind_gauges(metrics, control.spool_stats, lambda: control.agent.sync_age_s(), lambda: control.agent.online(),
+                    lambda: control.agent.link_state())  # fmt: skip
         server, health, _ = build_server(control, settings.control_listen, settings.control)
     except BaseException:
         if metrics_server is not None:

@@ -25,7 +25,9 @@ class SyncState(str, Enum):
     OK = "ok"
     UNCHANGED = "ok (unchanged)"
     NOT_MODIFIED = "not-modified"
+    NO_CONFIG = "no-config"  # the server has none for this project: the local file or the default apply
     OFFLINE = "offline"
+    REJECTED = "rejected"  # the server refused the request (e.g. 401/403): see the detail
     INVALID = "invalid"
 
 

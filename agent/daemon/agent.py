@@ -63,7 +63,7 @@ class Agent:
             assert self.pipeline.client is not None  # the daemon always has a destination
             self.syncer = ConfigSyncer(self.holder, self.pipeline.client, s.destination.workspace,
                                        s.destination.project, s.destination.sync_interval_s)  # fmt: skip
-            self.batcher = DynamicBatcher(s.model.batch_size, s.model.max_delay_ms)
+            self.batcher = DynamicBatcher(s.model.batch_size, s.model.max_delay_ms, on_drop=telemetry.dropped)
             self.loop = InferenceLoop(
                 self.batcher, self.pipeline.stage.process, stuck_timeout_s=s.model.stuck_timeout_s,
                 on_stuck=self._restart_runner,
@@ -76,12 +76,16 @@ class Agent:
             raise
 
     def _build_source(self, src: SourceSection, progress: ScanProgress) -> SourceThread:
-        # a folder's files wait for room (nothing is skipped); live video keeps the newest frames
-        self.batcher.register(src.id, src.queue_size, "block" if src.type == "folder" else "drop_oldest")
+        source: SourceThread
         if src.type == "folder":
-            return FolderSource(src.id, self.batcher, Path(src.path), progress, poll_interval_s=src.poll_interval_s,
-                                settle_ms=src.settle_ms)  # fmt: skip
-        return VideoSource(src.id, self.batcher, src.path, fps=src.fps, every_nth=src.every_nth, loop=src.loop)
+            source = FolderSource(src.id, self.batcher, Path(src.path), progress,
+                                  poll_interval_s=src.poll_interval_s, settle_ms=src.settle_ms)  # fmt: skip
+        else:
+            source = VideoSource(src.id, self.batcher, src.path, fps=src.fps, every_nth=src.every_nth,
+                                 loop=src.loop)  # fmt: skip
+        # files (folders, video files) wait for room and lose nothing; live streams keep the newest frames
+        self.batcher.register(src.id, src.queue_size, "block" if source.finite else "drop_oldest")
+        return source
 
     def start(self) -> None:
         """Start uploads, config sync, the inference loop and the sources."""
@@ -123,6 +127,27 @@ class Agent:
         """The destination answered the last upload and the last config sync."""
         uploader = self.pipeline.uploader
         return (uploader is None or uploader.link.online) and not self.syncer.last_result.offline
+
+    def destination_state(self) -> str:
+        """The upload link in one line (``online``, ``paused for 12 s: HTTP 429``, ``unauthorized: …``)."""
+        uploader = self.pipeline.uploader
+        return uploader.link.describe() if uploader is not None else "none"
+
+    def link_state(self) -> str:
+        """The upload link's state name (for the ``framesift_destination_state`` gauge)."""
+        uploader = self.pipeline.uploader
+        return uploader.link.state.value if uploader is not None else "online"
+
+    def capture_reason(self) -> str:
+        """Why capture is off, or "" while it runs."""
+        if not self.environment.active_learning_enabled:
+            return "ACTIVE_LEARNING_ENABLED is false in the agent's environment"
+        if self.capture_paused:
+            return "paused with `framesift ctl pause` (resume with `framesift ctl resume`)"
+        snap = self.holder.current
+        if not snap.config.enabled:
+            return f"the active-learning config in force ({snap.origin}) has enabled: false"
+        return ""
 
     def sync_age_s(self) -> float:
         """Seconds since the last successful config sync; -1 before the first."""

@@ -88,11 +88,13 @@ class DaemonControl:
 
     def status(self) -> AgentStatus:
         a = self._agent
-        stage, counts = a.pipeline.stage, a.batcher.stats()
+        stage, counts, telemetry = a.pipeline.stage, a.batcher.stats(), a.telemetry
+        dropped_by_source, dropped_by_reason = telemetry.dropped_by_source(), telemetry.dropped_by_reason()
         known = {s.id for s in a.sources}
-        sources = [SourceView(s.id, s.status.kind, s.status.state, s.status.frames, counts.get(s.id, (0, 0, 0))[1],
+        sources = [SourceView(s.id, s.status.kind, s.status.state, s.status.frames, dropped_by_source.get(s.id, 0),
                               s.status.last_error) for s in a.sources]  # fmt: skip
-        sources += [SourceView(k, "grpc", "running", v[0], v[1]) for k, v in counts.items() if k not in known]
+        sources += [SourceView(k, "grpc", "running", v[0], dropped_by_source.get(k, 0))
+                    for k, v in counts.items() if k not in known]  # fmt: skip
         st, health, model = stage.stats, a.loop.health, stage.model
         return AgentStatus(
             version=__version__, uptime_s=time.monotonic() - self.started_mono,
@@ -104,8 +106,11 @@ class DaemonControl:
             last_sync=a.syncer.last_result, last_sync_age_s=a.sync_age_s(), config_origin=a.holder.current.origin,
             strategies=tuple(StrategyView(n, st.matched[n], st.selected[n]) for n in stage.selector.engine.names),
             frames_in=sum(v[0] for v in counts.values()), frames_inferred=health.frames,
-            frames_dropped=sum(v[1] for v in counts.values()), near_duplicates=st.near_duplicates,
+            frames_dropped=sum(dropped_by_reason.values()), near_duplicates=st.near_duplicates,
             limited=st.limited_batch + st.limited_strategy, active_learning_enabled=stage.capturing(),
+            destination_state=a.destination_state(), capture_reason=a.capture_reason(),
+            config_reason=a.holder.reason(a.syncer.last_result), frames_skipped=telemetry.skipped,
+            dropped_by_reason=dropped_by_reason,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ config
@@ -184,7 +189,10 @@ class DaemonControl:
         pixels = decode_image(data, f"frame {frame_id or '?'} of {source_id}").pixels
         key = f"grpc:{source_id or 'default'}"
         a.batcher.register(key, GRPC_QUEUE_SIZE, "block")
-        return a.batcher.put(Frame(key, frame_id or key, pixels), timeout_s=5.0)
+        accepted = a.batcher.put(Frame(key, frame_id or key, pixels), timeout_s=5.0)
+        if not accepted:
+            a.telemetry.dropped(key, "backpressure")  # the host app is told; counted like every other loss
+        return accepted
 
     # ------------------------------------------------------------------ events
 

@@ -17,8 +17,11 @@ class AgentMetrics:
         r = self.registry = CollectorRegistry()
         self.frames_in = Counter("framesift_frames_in", "Frames received from sources", ["source"], registry=r)
         self.frames_inferred = Counter("framesift_frames_inferred", "Frames run through the model", registry=r)
-        self.frames_dropped = Counter("framesift_frames_dropped", "Frames dropped (queues, spool)", ["reason"],
-                                      registry=r)  # fmt: skip
+        self.frames_dropped = Counter("framesift_frames_dropped", "Frames lost, by source and reason "
+                                      "(queue_full, backpressure, no_model, spool_full, disk_full, shutdown)",
+                                      ["source", "reason"], registry=r)  # fmt: skip
+        self.frames_skipped = Counter("framesift_frames_skipped", "Frames inferred while capture was off "
+                                      "(not sampled)", ["source"], registry=r)  # fmt: skip
         self.selected = Counter("framesift_frames_selected", "Frames selected", ["strategy"], registry=r)
         self.limited = Counter("framesift_frames_limited", "Matched frames refused by limits", ["kind"], registry=r)
         self.deduplicated = Counter("framesift_frames_near_duplicate", "Near-duplicates dropped", registry=r)
@@ -28,6 +31,8 @@ class AgentMetrics:
         self.spool_frames = Gauge("framesift_spool_frames", "Frames in the spool", registry=r)
         self.sync_age = Gauge("framesift_config_sync_age_seconds", "Seconds since the last config sync", registry=r)
         self.online = Gauge("framesift_destination_online", "1 when uploads go through", registry=r)
+        self.destination_state = Gauge("framesift_destination_state", "1 for the upload link's current state "
+                                       "(online, paused, offline, unauthorized)", ["state"], registry=r)  # fmt: skip
         self.batch_size = Histogram("framesift_batch_size", "Frames per inference batch",
                                     buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)  # fmt: skip
         latency_buckets = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)

@@ -6,6 +6,8 @@ event handler; nothing else in the daemon touches the counters.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable
 
 from agent.control.facade import SpoolStatsView
@@ -22,6 +24,39 @@ class AgentTelemetry:
     def __init__(self, metrics: AgentMetrics, events: EventBus) -> None:
         self.metrics = metrics
         self.events = events
+        self._lock = threading.Lock()
+        self._dropped: Counter[tuple[str, str]] = Counter()  # (source, reason) -> frames
+        self._skipped = 0
+
+    def dropped(self, source_id: str, reason: str, count: int = 1) -> None:
+        """Frames lost (the one place drops are counted: metric, status and event agree)."""
+        if count <= 0:
+            return
+        with self._lock:
+            self._dropped[(source_id, reason)] += count
+        self.metrics.frames_dropped.labels(source_id, reason).inc(count)
+        self.events.publish("dropped", source_id, f"{count} frame(s): {reason}")
+
+    def dropped_by_reason(self) -> dict[str, int]:
+        """Frames lost since start, per reason."""
+        with self._lock:
+            out: Counter[str] = Counter()
+            for (_, reason), count in self._dropped.items():
+                out[reason] += count
+            return dict(out)
+
+    def dropped_by_source(self) -> dict[str, int]:
+        """Frames lost since start, per source."""
+        with self._lock:
+            out: Counter[str] = Counter()
+            for (source, _), count in self._dropped.items():
+                out[source] += count
+            return dict(out)
+
+    @property
+    def skipped(self) -> int:
+        """Frames inferred while capture was off."""
+        return self._skipped
 
     def batch_done(self, result: StageResult) -> None:
         """Count frames in, inferred and dropped; selections, limits and spool outcomes."""
@@ -31,24 +66,32 @@ class AgentTelemetry:
             if frame.enqueued_mono:
                 m.queue_wait.observe(max(0.0, result.started_mono - frame.enqueued_mono))
         if result.batch is None:
-            if result.frames:
-                m.frames_dropped.labels("no_model").inc(len(result.frames))
+            for frame in result.frames:
+                self.dropped(frame.source_id, "no_model")
             return
         m.batch_latency.observe(result.infer_s)
         m.batch_size.observe(len(result.frames))
         m.frames_inferred.inc(len(result.frames))
         if result.batch.task.is_detection and not result.batch.is_stub:
             record_detections(m, result.batch)
-        if result.decision is None:
+        if result.decision is None and result.drops:  # the selection itself failed (disk full)
+            for source, reason in result.drops:
+                self.dropped(source, reason)
+            return
+        if result.decision is None:  # capture off: inferred, not sampled
+            with self._lock:
+                self._skipped += len(result.frames)
+            for frame in result.frames:
+                m.frames_skipped.labels(frame.source_id).inc()
             return
         for class_name, psi in result.decision.psi.items():
             m.class_psi.labels(class_name).set(psi)
         m.deduplicated.inc(result.near_duplicates)
         m.limited.labels("batch").inc(result.limited_batch)
         m.limited.labels("strategy").inc(result.limited_strategy)
-        if result.dropped:
-            m.frames_dropped.labels("spool").inc(result.dropped)
-            self.events.publish("dropped", "", f"{result.dropped} selected frame(s): spool full")
+        if result.drops:
+            for source, reason in result.drops:
+                self.dropped(source, reason)
         else:
             m.spooled.inc(len(result.seqs))
         for sel in result.decision.selections:
@@ -80,8 +123,15 @@ def bind_gauges(
     spool_stats: Callable[[], SpoolStatsView],
     sync_age_s: Callable[[], float],
     online: Callable[[], bool],
+    link_state: Callable[[], str],
 ) -> None:
     """Gauges computed when Prometheus scrapes (not only when someone asks for the status)."""
+
+    def is_state(name: str) -> Callable[[], float]:
+        return lambda: 1.0 if link_state() == name else 0.0
+
+    for state in ("online", "paused", "offline", "unauthorized"):
+        metrics.destination_state.labels(state).set_function(is_state(state))
     metrics.spool_bytes.set_function(lambda: spool_stats().bytes)
     metrics.spool_frames.set_function(lambda: spool_stats().count)
     metrics.sync_age.set_function(lambda: max(sync_age_s(), 0.0))

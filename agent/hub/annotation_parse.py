@@ -44,8 +44,10 @@ def parse_annotation(name: str, text: str, image: ImageContext, labelmap: Any = 
     """
     lower = name.lower()
     if lower.endswith((".csv", ".jsonl")):
-        raise UnsupportedError(f"annotation format {lower.rsplit('.', 1)[-1]!r} is not supported by this hub",
-                               hint="send COCO JSON, Pascal VOC XML, YOLO txt, CreateML JSON or inference JSON")
+        raise UnsupportedError(
+            f"annotation format {lower.rsplit('.', 1)[-1]!r} is not supported by this hub",
+            hint="send COCO JSON, Pascal VOC XML, YOLO txt, CreateML JSON or inference JSON",
+        )
     if lower.endswith(".xml") or text.lstrip().startswith("<"):
         return _voc(text, image)
     if lower.endswith(".json"):

@@ -95,8 +95,10 @@ async def fetch_hosted_image(url: str, max_bytes: int) -> bytes:
     if not url.startswith(("http://", "https://")):
         raise FetchError(f"Could not fetch image URL: {url[:200]!r} is not an http(s) URL")
     try:
-        async with (httpx.AsyncClient(timeout=30, follow_redirects=True, max_redirects=3) as client,
-                    client.stream("GET", url) as response):
+        async with (
+            httpx.AsyncClient(timeout=30, follow_redirects=True, max_redirects=3) as client,
+            client.stream("GET", url) as response,
+        ):
             if response.status_code >= 500:
                 raise FetchUnavailableError(f"Could not fetch image URL: the host answered {response.status_code}",
                                             retryable=True)  # fmt: skip

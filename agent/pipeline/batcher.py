@@ -40,13 +40,15 @@ class DynamicBatcher:
     """
 
     def __init__(self, max_batch_size: int = 8, max_delay_ms: float = 50.0, default_queue_size: int = 64,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.monotonic,
+                 on_drop: Callable[[str, str], None] | None = None) -> None:  # fmt: skip
         if max_batch_size < 1 or max_delay_ms < 0:
             raise ValueError("max_batch_size must be >= 1 and max_delay_ms >= 0")
         self.max_batch_size = max_batch_size
         self.max_delay_s = max_delay_ms / 1000.0
         self.default_queue_size = default_queue_size
         self._clock = clock
+        self._on_drop = on_drop  # (source id, "queue_full") for every frame evicted by drop_oldest
         self._queues: OrderedDict[str, SourceQueue] = OrderedDict()
         self._cond = threading.Condition()
         self._rr = 0
@@ -76,13 +78,14 @@ class DynamicBatcher:
                 if q.policy == "drop_oldest":
                     q.frames.popleft()
                     q.dropped += 1
+                    if self._on_drop is not None:
+                        self._on_drop(frame.source_id, "queue_full")
                 else:
                     deadline = self._clock() + timeout_s
                     while len(q.frames) >= q.maxlen:
                         remaining = deadline - self._clock()
                         if remaining <= 0:
-                            q.dropped += 1
-                            return False
+                            return False  # not accepted: the producer keeps the frame (and is told)
                         self._cond.wait(remaining)
             frame.enqueued_mono = self._clock()
             q.frames.append(frame)

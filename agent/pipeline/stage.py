@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from agent.config.al_config import ActiveLearningConfig
 from agent.config.snapshot import ConfigSource
-from agent.errors import AgentUnavailableError, SpoolFullError
+from agent.errors import AgentUnavailableError, DiskFullError, SpoolFullError
 from agent.frames.frame import Frame
 from agent.frames.scan_progress import ScanProgress
 from agent.inference.model import Model
@@ -55,7 +55,9 @@ class StageResult:
         batch: their predictions, or None when no model was loaded (frames dropped).
         decision: the selector's decision, or None when capture was off.
         seqs: spool sequence numbers of the selected frames.
-        dropped: selected frames the spool refused (their credits were given back).
+        drops: (source id, reason) of each frame that could not be kept: a selected frame the spool
+            refused (``spool_full``; credits given back) or any frame of a batch whose selection found
+            the disk full (``disk_full``).
         started_mono: monotonic time the stage took the batch (frames waited until then).
         infer_s: seconds spent in the model.
         near_duplicates, limited_batch, limited_strategy: what the selector refused in this batch.
@@ -65,12 +67,17 @@ class StageResult:
     batch: PredictionBatch | None = None
     decision: BatchDecision | None = None
     seqs: list[int] = field(default_factory=list)
-    dropped: int = 0
+    drops: list[tuple[str, str]] = field(default_factory=list)
     started_mono: float = field(default_factory=time.monotonic)
     infer_s: float = 0.0
     near_duplicates: int = 0
     limited_batch: int = 0
     limited_strategy: int = 0
+
+    @property
+    def dropped(self) -> int:
+        """How many frames of the batch could not be kept."""
+        return len(self.drops)
 
 
 class StageObserver(Protocol):
@@ -193,8 +200,11 @@ class BatchStage:
                     self._select_and_spool(result, images, [f.source_id for f in frames])
         if self.progress is not None:
             done = [f.origin_path for f in frames if f.origin_path is not None]
-            if done:
-                self.progress.mark_done(done)
+            try:
+                if done:
+                    self.progress.mark_done(done)
+            except DiskFullError as exc:  # decided but not recorded: read (and deduplicated) again after a restart
+                logger.warning("%s; %d file(s) will be read again after a restart", exc, len(done))
         if self.observer is not None:
             self.observer.batch_done(result)
         return result
@@ -223,7 +233,12 @@ class BatchStage:
         selector = self._current_selector()
         st = selector.stats
         before = st.near_duplicates, st.limited_batch, st.limited_strategy
-        decision = result.decision = selector.select(result.batch, images, sources)
+        try:
+            decision = result.decision = selector.select(result.batch, images, sources)
+        except DiskFullError as exc:  # the limit store cannot count: keep capturing later, lose only this batch
+            logger.warning("%s: %d frame(s) not sampled", exc, len(sources))
+            result.drops = [(source, "disk_full") for source in sources]
+            return
         result.near_duplicates = st.near_duplicates - before[0]
         result.limited_batch = st.limited_batch - before[1]
         result.limited_strategy = st.limited_strategy - before[2]
@@ -245,11 +260,15 @@ class BatchStage:
             ))  # fmt: skip
         try:
             result.seqs = self.spool.put_many(items)
-        except SpoolFullError as exc:
+        except (SpoolFullError, DiskFullError) as exc:
             logger.warning("dropped %d selected frame(s): %s", len(items), exc)
-            result.dropped = len(items)
+            reason = "disk_full" if isinstance(exc, DiskFullError) else "spool_full"
+            result.drops = [(sources[sel.frame], reason) for sel in decision.selections]
             for sel in decision.selections:
-                selector.give_back(sel)
+                try:
+                    selector.give_back(sel)
+                except DiskFullError:
+                    break  # the limit store cannot write either: the credits are spent
 
     def on_duplicate(self, record: SpoolRecord) -> None:
         """The destination already had these bytes: give the frame's limit credit back."""

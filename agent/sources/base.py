@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
 from agent.runtime.threads import join_or_warn
 
@@ -27,6 +28,9 @@ class SourceThread:
     """Base: owns a thread with a stop event; subclasses implement ``run_loop``."""
 
     kind = "source"
+    finite = True
+    """Files (a folder, a video file) must never lose a frame: their queue blocks the reader.
+    Live streams are not finite: their queue drops the oldest frame (counted)."""
 
     def __init__(self, source_id: str, batcher: DynamicBatcher) -> None:
         self.id = source_id
@@ -48,6 +52,18 @@ class SourceThread:
         except Exception as exc:  # a source must never take the agent down
             logger.exception("source %s failed", self.id)
             self.status.state, self.status.last_error = "error", str(exc)
+
+    def offer(self, frame: Frame) -> bool:
+        """Hand a frame to the batcher: a finite source waits for room (until stopped), a live one never waits.
+
+        Returns False only when stopping before the frame was accepted.
+        """
+        if not self.finite:
+            return self.batcher.put(frame)
+        while not self.stop_event.is_set():
+            if self.batcher.put(frame, timeout_s=0.5):
+                return True
+        return False
 
     def run_loop(self) -> None:
         """Read until ``stop_event`` is set."""

@@ -81,7 +81,7 @@ class FolderSource(SourceThread):
             logger.warning("folder %s: skipped %s", self.id, frame.error)
             self.status.last_error = str(frame.error)
             self.progress.mark_done([path])
-        elif self.batcher.put(Frame(self.id, str(path), frame.pixels, origin_path=path), timeout_s=30.0):
+        elif self.offer(Frame(self.id, str(path), frame.pixels, origin_path=path)):
             self._in_flight.add(path)
             self.status.frames += 1
-        # else: the queue stayed full; the file is offered again at the next poll
+        # else: stopping before the queue had room; the file is read again at the next start

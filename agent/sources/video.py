@@ -29,6 +29,7 @@ class VideoSource(SourceThread):
         super().__init__(source_id, batcher)
         self.uri = uri
         self.is_stream = "://" in uri
+        self.finite = not self.is_stream  # a file waits for room; a live stream drops its oldest frame
         self.kind = "stream" if self.is_stream else "video"
         self.status.kind = self.kind
         self.fps = fps
@@ -66,7 +67,8 @@ class VideoSource(SourceThread):
                         else:
                             continue
                     next_due = max(now, next_due) + 1.0 / self.fps
-                self.batcher.put(Frame(self.id, f"{self.id}#{decoded}", image))
+                if not self.offer(Frame(self.id, f"{self.id}#{decoded}", image)):
+                    break  # stopping
                 self.status.frames += 1
             cap.release()
             if self.stop_event.is_set():

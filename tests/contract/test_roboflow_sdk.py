@@ -74,16 +74,19 @@ def test_workspace_project_upload_annotate_image_export(sdk_python, hub, tmp_pat
                                       "<object><name>truck</name><bndbox><xmin>4</xmin><ymin>6</ymin><xmax>20</xmax>"
                                       "<ymax>30</ymax></bndbox></object></annotation>")  # fmt: skip
     (tmp_path / "im2.txt").write_text("1 0.5 0.5 0.25 0.5\n0 0.25 0.25 0.1 0.1\n")
-    result = run_sdk(sdk_python, hub, f"""
+    result = run_sdk(
+        sdk_python,
+        hub,
+        f"""
         import json, roboflow
         rf = roboflow.Roboflow(api_key={API_KEY!r})
         ws = rf.workspace()
         ws.create_project("sdk-proj", "object-detection", "MIT", "vehicles")
         project = ws.project("sdk-proj")
         out = {{"workspace": rf.current_workspace, "type": project.type, "uploads": []}}
-        for image, ann, labelmap in [({str(imgs[0])!r}, {str(tmp_path / 'im0.coco.json')!r}, None),
-                                     ({str(imgs[1])!r}, {str(tmp_path / 'im1.xml')!r}, None),
-                                     ({str(imgs[2])!r}, {str(tmp_path / 'im2.txt')!r}, {{"0": "car", "1": "bus"}})]:
+        for image, ann, labelmap in [({str(imgs[0])!r}, {str(tmp_path / "im0.coco.json")!r}, None),
+                                     ({str(imgs[1])!r}, {str(tmp_path / "im1.xml")!r}, None),
+                                     ({str(imgs[2])!r}, {str(tmp_path / "im2.txt")!r}, {{"0": "car", "1": "bus"}})]:
             r = project.single_upload(image_path=image, annotation_path=ann, annotation_labelmap=labelmap,
                                       batch_name="edge batch 1", tag_names=["cam a", "night"], split="valid",
                                       metadata={{"site": "north"}}, sequence_number=1, sequence_size=3)
@@ -96,7 +99,8 @@ def test_workspace_project_upload_annotate_image_export(sdk_python, hub, tmp_pat
         out["batches"] = project.get_batches()
         out["meta"] = project.update_image_metadata(out["uploads"][0], metadata={{"k": 1}}, add_tags=["t2"])
         print(json.dumps(out))
-    """)
+    """,
+    )
     assert result["workspace"] == "framesift" and result["type"] == "object-detection"
     assert result["duplicate"] == {"duplicate": True, "id": result["uploads"][0]}
     image = result["image"]
@@ -113,13 +117,17 @@ def test_workspace_project_upload_annotate_image_export(sdk_python, hub, tmp_pat
     boxes = sorted((names[a["category_id"]], [round(v, 3) for v in a["bbox"]]) for a in doc["annotations"])
     assert boxes == [("bus", [24.0, 12.0, 16.0, 24.0]), ("car", [1.0, 2.0, 10.0, 20.0]), ("car", [12.8, 9.6, 6.4, 4.8]),
                      ("person", [30.0, 5.0, 8.0, 8.0]), ("truck", [4.0, 6.0, 16.0, 24.0])]  # fmt: skip
-    check = run_sdk(sdk_python, hub, f"""
+    check = run_sdk(
+        sdk_python,
+        hub,
+        f"""
         import json
         from pycocotools.coco import COCO
-        coco = COCO({str(export / 'annotations.coco.json')!r})
+        coco = COCO({str(export / "annotations.coco.json")!r})
         print(json.dumps({{"anns": len(coco.getAnnIds()), "imgs": len(coco.getImgIds()),
                           "mask": int(coco.annToMask(coco.loadAnns(coco.getAnnIds(catIds=[c["id"] for c in coco.loadCats(coco.getCatIds()) if c["name"] == "person"]))[0]).sum())}}))
-    """)  # noqa: E501
+    """,
+    )  # noqa: E501
     assert check["anns"] == 5 and check["imgs"] == 3 and check["mask"] > 0
     yolo = tmp_path / "yolo"
     subprocess.run([sys.executable, "-m", "agent", "hub", "export", str(yolo), "--data", str(hub.data_dir),

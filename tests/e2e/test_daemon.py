@@ -77,14 +77,17 @@ settle_ms = 200
         status = client.status()
         assert status.sources[0].id == "inbox" and status.sources[0].frames == 4
         assert status.strategies[0].selected == 4
-        # a config changed at the hub is applied (synced every second)
-        set_hub_config(hub, {"enabled": False})
-        assert wait_until(lambda: client.get_config() == {"enabled": False}, DEADLINE_S)
+        # a config changed at the hub is applied (synced every second): collection switched off there
+        off = ALL | {"enabled": False}
+        set_hub_config(hub, off)
+        assert wait_until(lambda: client.get_config() == off, DEADLINE_S)
+        status = client.status()
+        assert not status.active_learning_enabled and "enabled: false" in status.capture_reason
         # an invalid remote config keeps the previous one and is reported
         with sqlite3.connect(hub.data_dir / "index.sqlite") as db:  # bypass the hub's validation
             db.execute("UPDATE configs SET config = ?, etag = '\"x\"'", (json.dumps({"enabled": 3}),))
         assert wait_until(lambda: client.status().last_sync_result.startswith("invalid"), DEADLINE_S)
-        assert client.get_config() == {"enabled": False}
+        assert client.get_config() == off
     finally:
         client.close()
         daemon.stop()
@@ -104,6 +107,25 @@ settle_ms = 200
         status = client.status()
         assert status.sources[0].frames == 1
         assert status.strategies[0].selected == 1
+    finally:
+        client.close()
+        daemon.stop()
+
+
+def test_a_project_without_a_server_config_keeps_capturing(tmp_path, hub, models_dir):
+    """The hub has no config for the project: the agent says so and keeps its own (here the default)."""
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url=hub.url)
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    try:
+        assert wait_until(lambda: client.status().last_sync_result == "no-config", DEADLINE_S)
+        status = client.status()
+        assert status.config_origin == "default" and status.active_learning_enabled
+        assert status.config_reason.startswith("the server has no config for this project")
+        assert status.capture_reason == ""
+        set_hub_config(hub, ALL)  # configured at the hub later: the agent follows it
+        assert wait_until(lambda: is_enabled_from_remote(client.status()), DEADLINE_S)
+        assert client.status().config_reason == "the server's config for this project"
     finally:
         client.close()
         daemon.stop()

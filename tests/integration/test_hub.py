@@ -177,8 +177,12 @@ def test_png_is_kept_byte_for_byte_with_split_metadata_sequence(hub):
 
 def test_base64_body_and_hosted_url_uploads(hub):
     data = png_bytes(2)
-    r = httpx.post(f"{hub.url}/dataset/forms/upload", params={"api_key": API_KEY, "name": "b64.png", "split": "test"},
-                   content=base64.b64encode(data), headers={"content-type": "application/x-www-form-urlencoded"})
+    r = httpx.post(
+        f"{hub.url}/dataset/forms/upload",
+        params={"api_key": API_KEY, "name": "b64.png", "split": "test"},
+        content=base64.b64encode(data),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 200 and r.json()["success"], r.text
     hosted = png_bytes(3)
 

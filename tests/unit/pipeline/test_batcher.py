@@ -140,11 +140,13 @@ def test_round_robin_fairness():
 
 
 def test_drop_oldest_for_live_streams():
-    b = DynamicBatcher(max_batch_size=8, max_delay_ms=0)
+    drops: list[tuple[str, str]] = []
+    b = DynamicBatcher(max_batch_size=8, max_delay_ms=0, on_drop=lambda source, reason: drops.append((source, reason)))
     b.register("cam", queue_size=3, policy="drop_oldest")
     for i in range(5):
         assert b.put(frame("cam", i))
     assert b.stats()["cam"] == (5, 2, 3)
+    assert drops == [("cam", "queue_full")] * 2
     assert [f.frame_id for f in b.drain()] == ["cam#2", "cam#3", "cam#4"]
 
 
@@ -159,7 +161,7 @@ def test_block_policy_times_out_instead_of_hanging():
     assert not call.done.is_set()
     clock.advance(0.01)
     assert call.join() is False
-    assert b.stats()["grpc"] == (1, 1, 1)
+    assert b.stats()["grpc"] == (1, 0, 1)  # refused, not dropped: the producer still holds the frame
 
 
 def test_blocked_producer_resumes_when_consumer_takes():

@@ -65,7 +65,7 @@ def test_upload_then_annotate_then_ack(spool, client):
     uploader.deliver(spool.lease())
     assert client.calls == [
         ("upload", ("proj", "inf-0.jpg", "batch-1", ("t1",), "inf-0")),
-        ("annotate", ("id-inf-0", Annotation("inf-0.json", '{"predictions": [{"x": 1}]}', "text/plain"))),
+        ("annotate", ("id-inf-0", spool_item(0).annotation)),
     ]
     assert spool.stats().count == 0 and spool.stats().delivered == 1
     assert uploader.counters.counts["uploaded"] == 1
