@@ -42,6 +42,7 @@ from agent.frames.prefetch import FileFrame
 from agent.pipeline.assembly import build_pipeline
 from agent.pipeline.stage import StageResult
 from agent.predictions.roboflow_json import batch_to_roboflow
+from agent.runtime.log_redaction import install_redaction
 from agent.upload.client import ROBOFLOW_API_URL
 
 SDK_CONDITIONAL_KEYS = {
@@ -117,6 +118,7 @@ def active_learning(
     env = read_environment()
     base_url = local_server if use_localhost else env.api_url or ROBOFLOW_API_URL
     key = api_key or env.api_key or env.roboflow_api_key
+    install_redaction([key])  # httpx logs request URLs, and the key travels in the query string
     settings = AgentSettings(
         agent=AgentSection(state_dir=state_dir or Path(tempfile.mkdtemp(prefix="framesift-al-")),
                            models_dir=models_dir),

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.config.environment import read_environment
 from agent.errors import DependencyError
+from agent.runtime.log_redaction import install_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,6 @@ def run_server(args: argparse.Namespace) -> int:
 
         from agent.hub.app import create_app, load_keys
         from agent.hub.context import HubContext
-        from agent.hub.log_redaction import install_redaction
         from agent.hub.store import open_store
     except ImportError as exc:
         raise DependencyError(f"the hub needs its extra: pip install 'framesift[hub]' ({exc})") from exc
@@ -82,7 +82,7 @@ def run_server(args: argparse.Namespace) -> int:
         return 2
     host, port = args.listen
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redactor = install_redaction(keys)
+    install_redaction(keys)
     storage = open_store(args.data, args.database, args.blobs)
     app = create_app(HubContext(storage, frozenset(keys), args.workspace, not args.insecure_no_auth,
                                 int(args.max_upload_mb * 1024 * 1024)))  # fmt: skip
@@ -90,8 +90,7 @@ def run_server(args: argparse.Namespace) -> int:
     print(f"framesift hub serving {where} on http://{host}:{port}/", flush=True)
     config = uvicorn.Config(app, host=host, port=port, log_level=args.log_level, access_log=True, log_config=None)
     server = uvicorn.Server(config)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
+    install_redaction()  # also on handlers added since
     notifier = threading.Thread(target=_notify_systemd, args=(server, host, port), daemon=True)
     notifier.start()
     server.run()

@@ -24,7 +24,9 @@ from agent.cli import (
 )
 from agent.cli.common import DefaultsHelpFormatter
 from agent.cli.native_stderr import native_noise_filtered
+from agent.config.environment import read_environment
 from agent.errors import FramesiftError
+from agent.runtime.log_redaction import install_redaction
 
 logger = logging.getLogger("framesift")
 
@@ -70,6 +72,8 @@ def configure_logging(verbosity: int) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    env = read_environment()
+    install_redaction([env.api_key, env.roboflow_api_key, env.control_token or ""])
     try:
         import cv2
 

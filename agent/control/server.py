@@ -23,6 +23,7 @@ from agent.control.facade import AgentControl
 from agent.control.servicer import ControlServicer
 from agent.control.v1 import control_pb2, control_pb2_grpc
 from agent.errors import ConfigError, ConfigIssue
+from agent.runtime.log_redaction import register_secret
 
 SERVICE_NAME = control_pb2.DESCRIPTOR.services_by_name["Control"].full_name
 
@@ -66,7 +67,9 @@ def build_server(
             raise ConfigError([ConfigIssue(f"$.control.{m}", f"required to listen on TCP ({listen})")
                                for m in missing])  # fmt: skip
         assert settings.token_file is not None
-        interceptors.append(BearerTokenInterceptor(settings.token_file.read_text().strip()))
+        token = settings.token_file.read_text().strip()
+        register_secret(token)  # never in a log line
+        interceptors.append(BearerTokenInterceptor(token))
     server = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="grpc"), options=options,
                          interceptors=interceptors, maximum_concurrent_rpcs=64)  # fmt: skip
     servicer = ControlServicer(control)

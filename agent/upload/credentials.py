@@ -7,6 +7,7 @@ from pathlib import Path
 
 from agent.config.environment import read_environment
 from agent.errors import ConfigError, ConfigIssue
+from agent.runtime.log_redaction import register_secret
 
 
 def load_api_key(
@@ -29,6 +30,7 @@ def load_api_key(
                                             f"{type(exc).__name__}")]) from None  # fmt: skip
         if not key:
             raise ConfigError([ConfigIssue("api_key_file", f"{key_file} is empty")])
+        register_secret(key)
         return key
     key = read_environment(environ).api_key
     if not key:

@@ -124,10 +124,12 @@ def test_workspace_project_upload_annotate_image_export(sdk_python, hub, tmp_pat
         import json
         from pycocotools.coco import COCO
         coco = COCO({str(export / "annotations.coco.json")!r})
+        person = [c["id"] for c in coco.loadCats(coco.getCatIds()) if c["name"] == "person"]
+        first = coco.loadAnns(coco.getAnnIds(catIds=person))[0]
         print(json.dumps({{"anns": len(coco.getAnnIds()), "imgs": len(coco.getImgIds()),
-                          "mask": int(coco.annToMask(coco.loadAnns(coco.getAnnIds(catIds=[c["id"] for c in coco.loadCats(coco.getCatIds()) if c["name"] == "person"]))[0]).sum())}}))
+                          "mask": int(coco.annToMask(first).sum())}}))
     """,
-    )  # noqa: E501
+    )
     assert check["anns"] == 5 and check["imgs"] == 3 and check["mask"] > 0
     yolo = tmp_path / "yolo"
     subprocess.run([sys.executable, "-m", "agent", "hub", "export", str(yolo), "--data", str(hub.data_dir),
