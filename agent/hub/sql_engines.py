@@ -36,6 +36,28 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS configs (
   workspace TEXT NOT NULL, project TEXT NOT NULL, config TEXT NOT NULL, etag TEXT NOT NULL,
   updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (workspace, project))""",
+    # the web app (agent/hub/web): accounts, sessions, keys made in the app, review state, assignments, agents
+    """CREATE TABLE IF NOT EXISTS users (
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS sessions (
+  token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+  expires DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS api_keys (
+  key_hash TEXT PRIMARY KEY, label TEXT NOT NULL, prefix TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+  created_by TEXT NOT NULL, revoked DOUBLE PRECISION)""",
+    """CREATE TABLE IF NOT EXISTS reviews (
+  image_id TEXT PRIMARY KEY, project TEXT NOT NULL, batch TEXT NOT NULL, state TEXT NOT NULL, annotation TEXT,
+  reviewer TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS reviews_batch ON reviews (project, batch)",
+    """CREATE TABLE IF NOT EXISTS assignments (
+  id TEXT PRIMARY KEY, project TEXT NOT NULL, batch TEXT NOT NULL, reviewer TEXT NOT NULL, image_ids TEXT NOT NULL,
+  instructions TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, created_by TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS agents (
+  agent_id TEXT PRIMARY KEY, version TEXT NOT NULL, workspace TEXT NOT NULL, project TEXT NOT NULL,
+  etag TEXT NOT NULL, first_seen DOUBLE PRECISION NOT NULL, last_seen DOUBLE PRECISION NOT NULL,
+  frames BIGINT NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS agent_images (
+  image_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL)""",
 ]
 
 
