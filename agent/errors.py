@@ -134,7 +134,15 @@ class SpoolError(FramesiftError):
 
 
 class SpoolFullError(SpoolError):
-    """The spool is at its cap and its overflow policy is ``reject_new``."""
+    """The spool is at its cap and its overflow policy is ``reject_new``.
+
+    ``stored`` holds the sequence numbers of the frames of the group that did fit (the
+    cap counts frames: a group fills the spool up to the cap, the rest is refused).
+    """
+
+    def __init__(self, message: str, *, stored: list[int] | None = None) -> None:
+        self.stored = list(stored or [])
+        super().__init__(message)
 
 
 class UploadError(FramesiftError):

@@ -10,7 +10,7 @@ writes every change of a delivery state to storage.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from agent.spool.records import DeliveryState
 
@@ -100,6 +100,18 @@ class LeaseIndex:
     def over_caps(self, count: int, size: int, max_count: int, max_bytes: int) -> bool:
         """True when adding ``count`` records of ``size`` bytes would exceed a cap."""
         return len(self.deliveries) + count > max_count or self.bytes + size > max_bytes
+
+    def fitting_prefix(self, sizes: Sequence[int], max_count: int, max_bytes: int) -> int:
+        """How many of records of ``sizes`` bytes (in order) fit under the caps."""
+        room_count = max_count - len(self.deliveries)
+        room_bytes = max_bytes - self.bytes
+        fits = 0
+        for size in sizes:
+            if fits + 1 > room_count or size > room_bytes:
+                break
+            fits += 1
+            room_bytes -= size
+        return fits
 
     def oldest_unleased(self) -> int | None:
         """The lowest sequence number not being uploaded (the overflow victim), or None."""

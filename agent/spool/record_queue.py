@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from agent.errors import SpoolError, SpoolFullError
+from agent.errors import DiskFullError, SpoolError, SpoolFullError
+from agent.runtime.disk_full import is_disk_full
 from agent.spool.encoding import SpoolFormatError
 from agent.spool.interface import RecordStore, StorageWriteError
 from agent.spool.lease_index import LeaseIndex
@@ -99,17 +100,30 @@ class RecordQueue:
         Returns only after the records are committed (for ``DiskStorage``: fsynced, one
         fsync for the whole group). Items without ``created_s`` get the current time.
         When the spool is at its byte or count cap, ``drop_oldest`` deletes the oldest
-        records not being uploaded (counted and logged); ``reject_new`` raises
-        SpoolFullError and keeps the old ones.
+        records not being uploaded (counted and logged); ``reject_new`` keeps the old ones,
+        stores the frames of the group that still fit (in order) and refuses the rest.
 
         Raises:
-            SpoolFullError: cap reached under ``reject_new``, the group alone exceeds a
-                cap, or the store cannot write (disk full). Nothing of the group is stored then.
+            SpoolFullError: under ``reject_new``, some frames did not fit (``stored`` lists the
+                ones that did, each refused frame is counted), or the group alone exceeds a cap
+                under ``drop_oldest`` (nothing stored).
+            DiskFullError: the disk is full; nothing of the group is stored.
         """
         self._require_owner()
         if not items:
             return []
         sizes = [stored_bytes(item) for item in items]
+        if self.overflow == "reject_new":
+            with self._lock:
+                fits = self._index.fitting_prefix(sizes, self.max_count, self.max_bytes)
+                stored = self.put_many(items[:fits]) if 0 < fits < len(items) else None
+            if stored is not None or fits == 0:
+                self._count_safely("rejected", len(items) - fits)
+                raise SpoolFullError(
+                    f"spool {self.store.label} is full (caps {self.max_count} frames, {self.max_bytes} bytes; "
+                    f"overflow reject_new): {len(items) - fits} of {len(items)} frame(s) refused",
+                    stored=stored,
+                )
         if sum(sizes) > self.max_bytes or len(items) > self.max_count:
             self._count_safely("rejected", len(items))
             raise SpoolFullError(
@@ -128,7 +142,9 @@ class RecordQueue:
                 self.store.insert(records)
             except StorageWriteError as exc:
                 self._count_safely("rejected", len(items))
-                raise SpoolFullError(f"spool {self.store.label}: cannot store frame: {exc}") from exc
+                if is_disk_full(exc):
+                    raise DiskFullError(f"spool {self.store.label}: no space left to store a frame") from exc
+                raise SpoolError(f"spool {self.store.label}: cannot store frame: {exc}") from exc
             self._next_seq += len(items)
             for seq, _, delivery in records:
                 self._index.add(seq, delivery)  # ready now: not_before_s is 0
@@ -139,7 +155,7 @@ class RecordQueue:
         index = self._index
         while len(index) and index.over_caps(count, size, self.max_count, self.max_bytes):
             if self.overflow == "reject_new":
-                self._count_safely("rejected")
+                self._count_safely("rejected", count)
                 raise SpoolFullError(
                     f"spool {self.store.label} is full ({len(index)} frames, {index.bytes} bytes; caps "
                     f"{self.max_count} frames, {self.max_bytes} bytes) and overflow is reject_new"

@@ -92,14 +92,15 @@ def test_limits_cap_the_selection(limits):
     assert len(result.seqs) == 3 and result.limited_strategy == 2
 
 
-def test_full_spool_gives_credits_back_and_counts_drops(limits):
+def test_full_spool_keeps_what_fits_gives_credits_back_and_counts_drops(limits):
     spool = MemorySpool(max_count=1, overflow="reject_new")
     stage = stage_for(limits, spool)
-    result = stage.process(frames(2))
-    assert result.dropped == 2 and result.seqs == []
-    # the two credits came back: three more frames still fit the daily cap of 3
+    result = stage.process(frames(3))
+    assert len(result.seqs) == 1 and result.drops == [("cam", "spool_full")] * 2  # filled up to the cap
+    assert spool.stats().rejected == 2  # counted per frame
+    # the two refused frames' credits came back: two more frames fit the daily cap of 3
     again = stage_for(limits, MemorySpool()).process(frames(3))
-    assert len(again.seqs) == 3
+    assert len(again.seqs) == 2
 
 
 def test_duplicate_gives_the_credit_back(limits):

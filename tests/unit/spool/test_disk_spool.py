@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from agent.errors import SpoolError, SpoolFullError
+from agent.errors import DiskFullError, SpoolError, SpoolFullError
 from agent.spool import storage
 from agent.spool.disk_spool import DiskSpool
 from agent.spool.encoding import FORMAT_VERSION, SpoolFormatError
@@ -78,10 +78,10 @@ def test_write_failure_refuses_the_whole_group(spool, monkeypatch):
     spool.put(spool_item(0))
 
     def full(records):
-        raise StorageWriteError("database or disk is full")
+        raise StorageWriteError("database or disk is full") from sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(spool.store, "insert", full)
-    with pytest.raises(SpoolFullError, match="cannot store frame: database or disk is full"):
+    with pytest.raises(DiskFullError, match="no space left to store a frame"):
         spool.put_many([spool_item(1), spool_item(2)])
     monkeypatch.undo()
     stats = spool.stats()
