@@ -14,7 +14,6 @@ strategy (pacing, class quotas, drift boost; ``agent.config.al_extensions``).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -33,7 +32,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from agent.config.al_extensions import StrategyExtensions, extension_issues
+from agent.config.config_json import parse_config_json
 from agent.errors import ConfigError, ConfigIssue
+
+MAX_LIMIT_VALUE = 1_000_000_000
+"""Largest per-window image cap (a billion a day is beyond any labeling budget; larger values would
+overflow the limit stores' 64-bit counters arithmetic in Lua and SQLite)."""
 
 TAG_PATTERN = re.compile(r"^[a-zA-Z0-9\-_:/.\[\]<>{}@]{1,64}$")
 """Roboflow's tag alphabet: 1-64 characters of a-z A-Z 0-9 - _ : / . [ ] < > { } @."""
@@ -65,7 +69,7 @@ class LimitConfig(_Strict):
     """One usage limit of a strategy."""
 
     type: Literal["minutely", "hourly", "daily"]
-    value: int = Field(ge=1, description="images per window; at least 1")
+    value: int = Field(ge=1, le=MAX_LIMIT_VALUE, description="images per window; at least 1")
 
 
 class _StrategyBase(_Strict):
@@ -349,17 +353,10 @@ def validate_al_config(document: Any, *, source: str | None = None) -> ActiveLea
 def load_al_config(path: Path) -> ActiveLearningConfig:
     """Read and validate a config file (JSON)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigIssue("$", f"cannot read file: {exc}")], source=str(path)) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            [ConfigIssue("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")],
-            source=str(path),
-        ) from None
-    return validate_al_config(document, source=str(path))
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([ConfigIssue("$", f"cannot read file: {exc.strerror or exc}")], source=str(path)) from None
+    return validate_al_config(parse_config_json(text, source=str(path)), source=str(path))
 
 
 def config_json_schema() -> dict[str, Any]:

@@ -8,13 +8,13 @@ servicer never sees a daemon class.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
 from dataclasses import asdict
 
 from agent import __version__
+from agent.config.config_json import parse_config_json
 from agent.control.facade import (
     AgentStatus,
     ConfigView,
@@ -27,7 +27,7 @@ from agent.control.facade import (
 )
 from agent.daemon.agent import Agent
 from agent.daemon.events import EventBus
-from agent.errors import AgentUnavailableError, ConfigError
+from agent.errors import AgentUnavailableError
 from agent.frames.frame import Frame
 from agent.images.decode import decode_image
 from agent.inference.loading import load_model
@@ -124,11 +124,7 @@ class DaemonControl:
         if not text.strip():
             holder.set_override(None)
             return self.get_config()
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
-        holder.set_override(document)
+        holder.set_override(parse_config_json(text, source="SetConfig"))
         return self.get_config()
 
     def reload_config(self) -> ConfigView:

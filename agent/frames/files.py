@@ -23,12 +23,15 @@ def iter_image_files(paths: Iterable[Path], extensions: frozenset[str] = IMAGE_E
     for path in paths:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
-        elif path.exists():
+        elif path.exists() or path.is_symlink():  # a dangling link or a loop: its read fails per file
             found = [path]
         else:
             raise FileNotFoundError(f"{path}: no such file or directory")
         for p in found:
-            key = p.resolve()
+            try:
+                key = p.resolve()
+            except (OSError, RuntimeError):  # a symlink loop
+                key = p.absolute()
             if key not in seen:
                 seen.add(key)
                 out.append(p)
