@@ -4,7 +4,14 @@
 ``agent.pipeline.assembly``, config sync, dynamic batcher, inference loop, sources)
 without starting a thread; ``start()`` starts them; ``stop()`` tears them down in
 reverse: sources first, then the batch in flight and whatever is queued (within the
-time left), then config sync and uploads, then the stores.
+time left), then the prepare stage (every batch handed to it is spooled), then config
+sync and uploads, then the stores.
+
+Threads per batch: the inference loop infers and samples (``BatchStage.select_batch``)
+and hands the result to the prepare stage (``PrepareQueue``), whose thread resizes and
+encodes the selected frames, spools them and marks their files done — so the model does
+not wait for JPEG encoding or fsync. Both queues in front of the model are bounded in
+frames and bytes: a file source blocks (loses nothing), a live stream drops its oldest.
 
 The per-batch work is the pipeline's :class:`~agent.pipeline.stage.BatchStage`; what
 the control plane may do is :class:`~agent.daemon.control_adapter.DaemonControl`.
@@ -23,16 +30,22 @@ from agent.daemon.config_sync import ConfigHolder, ConfigSyncer
 from agent.daemon.inference_loop import InferenceLoop
 from agent.daemon.telemetry import AgentTelemetry
 from agent.errors import ConfigError
+from agent.frames.frame import Frame
 from agent.frames.scan_progress import ScanProgress
 from agent.inference.loading import load_model
 from agent.pipeline.assembly import build_pipeline
 from agent.pipeline.batcher import DynamicBatcher
+from agent.pipeline.prepare_queue import PrepareQueue
+from agent.pipeline.stage import StageResult
 from agent.sources.base import SourceThread
 from agent.sources.folder import FolderSource
 from agent.sources.video import VideoSource
 from agent.upload.credentials import load_api_key
 
 logger = logging.getLogger(__name__)
+
+SOURCE_QUEUE_MAX_BYTES = 32 * 1024 * 1024
+"""Decoded pixels a source may have waiting for the model (about 11 frames of 1280×720)."""
 
 
 class Agent:
@@ -64,12 +77,14 @@ class Agent:
             self.syncer = ConfigSyncer(self.holder, self.pipeline.client, s.destination.workspace,
                                        s.destination.project, s.destination.sync_interval_s)  # fmt: skip
             self.batcher = DynamicBatcher(s.model.batch_size, s.model.max_delay_ms, on_drop=telemetry.dropped)
-            self.loop = InferenceLoop(
-                self.batcher, self.pipeline.stage.process, stuck_timeout_s=s.model.stuck_timeout_s,
-                on_stuck=self._restart_runner,
-            )  # fmt: skip
             progress = self.pipeline.stage.progress
             assert progress is not None
+            self.prepare = PrepareQueue(self.pipeline.stage.commit, on_idle=progress.flush)
+            telemetry.bind_prepare(lambda: self.prepare.frames_pending)
+            self.loop = InferenceLoop(
+                self.batcher, self._infer_batch, stuck_timeout_s=s.model.stuck_timeout_s,
+                on_stuck=self._restart_runner,
+            )  # fmt: skip
             self.sources = [self._build_source(src, progress) for src in s.sources]
         except BaseException:
             self.pipeline.close(1.0)
@@ -84,13 +99,22 @@ class Agent:
             source = VideoSource(src.id, self.batcher, src.path, fps=src.fps, every_nth=src.every_nth,
                                  loop=src.loop)  # fmt: skip
         # files (folders, video files) wait for room and lose nothing; live streams keep the newest frames
-        self.batcher.register(src.id, src.queue_size, "block" if source.finite else "drop_oldest")
+        self.batcher.register(src.id, src.queue_size, "block" if source.finite else "drop_oldest",
+                              max_bytes=SOURCE_QUEUE_MAX_BYTES)  # fmt: skip
         return source
+
+    def _infer_batch(self, frames: list[Frame]) -> StageResult:
+        """On the inference thread: infer and sample, then hand the batch to the prepare stage."""
+        result = self.pipeline.stage.select_batch(frames)
+        if not self.prepare.put(result):  # the prepare stage is stopping: commit here, lose nothing
+            self.pipeline.stage.commit(result)
+        return result
 
     def start(self) -> None:
         """Start uploads, config sync, the inference loop and the sources."""
         self.pipeline.start_uploads()
         self.syncer.start()
+        self.prepare.start()
         self.loop.start()
         for source in self.sources:
             source.start()
@@ -109,11 +133,16 @@ class Agent:
         size = self.settings.model.batch_size
         for start in range(0, len(queued), size):
             if time.monotonic() > deadline - 1.5:
-                self.telemetry.metrics.frames_dropped.labels("shutdown").inc(len(queued) - start)
+                self.telemetry.dropped("all", "shutdown", len(queued) - start)
                 logger.warning("shutdown: %d queued frame(s) not processed in time (they are read again at "
                                "the next start)", len(queued) - start)  # fmt: skip
                 break
             self.loop.run_batch(queued[start : start + size])
+        left = self.prepare.stop(max(0.1, deadline - time.monotonic() - 1.0))
+        if left:
+            self.telemetry.dropped("all", "shutdown", left)
+            logger.warning("shutdown: %d frame(s) not spooled in time (their files are read again at the next "
+                           "start)", left)  # fmt: skip
         self.syncer.stop(0.5)
         self.pipeline.close(max(0.1, min(3.0, deadline - time.monotonic() - 0.5)))
 

@@ -50,6 +50,15 @@ class AgentMetrics:
                                "last hour vs the first day after a model/config change", ["class_name"],
                                registry=r)  # fmt: skip
 
+        # pipeline stages (issue 13): where per-frame time goes, and what waits for the prepare stage
+        self.stage_seconds = Histogram("framesift_stage_seconds", "Seconds per frame in a pipeline stage (decode, "
+                                       "preprocess, infer, postprocess, sample, prepare, spool); one observation per "
+                                       "frame the stage handled", ["stage"],
+                                       buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5),
+                                       registry=r)  # fmt: skip
+        self.prepare_pending = Gauge("framesift_prepare_pending_frames", "Frames inferred and sampled, waiting to "
+                                     "be prepared and spooled (not yet decided)", registry=r)  # fmt: skip
+
     def serve(self, listen: str) -> MetricsServer:
         """Start the HTTP endpoint on HOST:PORT; stop it with the returned handle."""
         host, _, port = listen.rpartition(":")

@@ -58,13 +58,20 @@ class AgentTelemetry:
         """Frames inferred while capture was off."""
         return self._skipped
 
+    def bind_prepare(self, frames_pending: Callable[[], int]) -> None:
+        """Export the prepare stage's depth as ``framesift_prepare_pending_frames``."""
+        self.metrics.prepare_pending.set_function(lambda: float(frames_pending()))
+
     def batch_done(self, result: StageResult) -> None:
-        """Count frames in, inferred and dropped; selections, limits and spool outcomes."""
+        """Count frames in, inferred and dropped; selections, limits and spool outcomes; stage times."""
         m = self.metrics
         for frame in result.frames:
             m.frames_in.labels(frame.source_id).inc()
             if frame.enqueued_mono:
                 m.queue_wait.observe(max(0.0, result.started_mono - frame.enqueued_mono))
+            if frame.decode_s:
+                m.stage_seconds.labels("decode").observe(frame.decode_s)
+        record_stage_times(m, result)
         if result.batch is None:
             for frame in result.frames:
                 self.dropped(frame.source_id, "no_model")
@@ -107,6 +114,19 @@ class AgentTelemetry:
     def model_event(self, detail: str) -> None:
         """A model was loaded or unloaded."""
         self.events.publish("model", "", detail)
+
+
+def record_stage_times(metrics: AgentMetrics, result: StageResult) -> None:
+    """Per-frame seconds of each stage of one batch: model stages over its frames, prepare/spool over
+    the selected frames (one observation per frame, so ``_sum`` is the total and ``_count`` the frames)."""
+    selected = len(result.decision.selections) if result.decision is not None else 0
+    for stage, seconds in result.stage_s.items():
+        frames = selected if stage in ("prepare", "spool") else len(result.frames)
+        if frames <= 0:
+            continue
+        child = metrics.stage_seconds.labels(stage)
+        for _ in range(frames):
+            child.observe(seconds / frames)
 
 
 def record_detections(metrics: AgentMetrics, batch: PredictionBatch) -> None:

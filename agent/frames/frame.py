@@ -22,6 +22,7 @@ class Frame:
         captured_wall: wall-clock capture time.
         origin_path: the file the frame was read from, if any: marked done in the source's
             progress only once the frame's batch has been decided and spooled.
+        decode_s: seconds spent reading and decoding it (0 when not measured).
     """
 
     source_id: str
@@ -30,3 +31,4 @@ class Frame:
     enqueued_mono: float = 0.0
     captured_wall: float = field(default_factory=time.time)
     origin_path: Path | None = None
+    decode_s: float = 0.0

@@ -2,8 +2,9 @@
 
 A batch is flushed when ``max_batch_size`` frames are waiting or when the oldest
 waiting frame has waited ``max_delay_ms``. Frames are taken round-robin across
-sources so a busy camera cannot starve a quiet one. Each source has a bounded
-queue: live streams use ``drop_oldest`` (the newest frame matters; drops are
+sources so a busy camera cannot starve a quiet one. Each source has a queue
+bounded in frames and in pixel bytes (``max_bytes``; a 720p frame is 2.7 MB, so
+files wait on disk, not decoded in memory): live streams use ``drop_oldest`` (the newest frame matters; drops are
 counted), host-app submissions use ``block`` with a timeout so a caller is told
 "busy" instead of waiting forever.
 """
@@ -28,6 +29,14 @@ class SourceQueue:
     frames: deque[Frame]
     accepted: int = 0
     dropped: int = 0
+    max_bytes: int = 0  # 0: no byte bound
+    bytes: int = 0
+
+    def full(self, incoming: int) -> bool:
+        """No room for one more frame of ``incoming`` bytes (an empty queue always takes one)."""
+        if not self.frames:
+            return False
+        return len(self.frames) >= self.maxlen or (0 < self.max_bytes < self.bytes + incoming)
 
 
 class DynamicBatcher:
@@ -53,13 +62,14 @@ class DynamicBatcher:
         self._cond = threading.Condition()
         self._rr = 0
 
-    def register(self, source_id: str, queue_size: int | None = None, policy: str = "drop_oldest") -> None:
-        """Declare a source (optional: unknown sources get the default queue)."""
+    def register(self, source_id: str, queue_size: int | None = None, policy: str = "drop_oldest",
+                 max_bytes: int = 0) -> None:  # fmt: skip
+        """Declare a source (optional: unknown sources get the default queue); ``max_bytes`` 0: frames only."""
         if policy not in ("drop_oldest", "block"):
             raise ValueError(f"policy must be drop_oldest or block, got {policy!r}")
         with self._cond:
             size = queue_size or self.default_queue_size
-            self._queues.setdefault(source_id, SourceQueue(size, policy, deque()))
+            self._queues.setdefault(source_id, SourceQueue(size, policy, deque(), max_bytes=max(0, max_bytes)))
 
     def _queue(self, source_id: str) -> SourceQueue:
         q = self._queues.get(source_id)
@@ -72,23 +82,26 @@ class DynamicBatcher:
 
         Returns False when a ``block`` queue stayed full (the caller should report busy).
         """
+        size = frame.image.nbytes
         with self._cond:
             q = self._queue(frame.source_id)
-            if len(q.frames) >= q.maxlen:
+            if q.full(size):
                 if q.policy == "drop_oldest":
-                    q.frames.popleft()
-                    q.dropped += 1
-                    if self._on_drop is not None:
-                        self._on_drop(frame.source_id, "queue_full")
+                    while q.full(size):
+                        q.bytes -= q.frames.popleft().image.nbytes
+                        q.dropped += 1
+                        if self._on_drop is not None:
+                            self._on_drop(frame.source_id, "queue_full")
                 else:
                     deadline = self._clock() + timeout_s
-                    while len(q.frames) >= q.maxlen:
+                    while q.full(size):
                         remaining = deadline - self._clock()
                         if remaining <= 0:
                             return False  # not accepted: the producer keeps the frame (and is told)
                         self._cond.wait(remaining)
             frame.enqueued_mono = self._clock()
             q.frames.append(frame)
+            q.bytes += size
             q.accepted += 1
             self._cond.notify_all()
             return True
@@ -138,7 +151,9 @@ class DynamicBatcher:
         while len(batch) < self.max_batch_size and idle_rounds < len(names):
             q = self._queues[names[i]]
             if q.frames:
-                batch.append(q.frames.popleft())
+                frame = q.frames.popleft()
+                q.bytes -= frame.image.nbytes
+                batch.append(frame)
                 idle_rounds = 0
             else:
                 idle_rounds += 1

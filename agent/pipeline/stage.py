@@ -1,15 +1,23 @@
 """BatchStage: one batch of frames through infer → sample → limit → prepare → spool.
 
 The per-batch body shared by the daemon's inference loop, ``scan`` and the SDK
-function. A frame is *decided* once this returns: the frames selected from the
-batch are in the spool (one durable commit for the batch) and files the batch
-came from are marked done in their progress store — never before, so a crash
-re-reads at most the batch in flight and never loses a selected frame.
+function, in two halves:
 
-One batch at a time: inference buffers and the probability gates' RNG are not
-shared between threads, so ``process`` and ``infer_one`` hold the stage's lock.
-The model and the config may change between batches (hot swap, config sync):
-the model reference and the config snapshot are read once per batch.
+* ``select_batch(frames)``: infer, sample and take limit credits (the model's thread);
+* ``commit(result)``: prepare the selected frames (resize + JPEG), spool them in one
+  durable commit, mark the batch's files done, tell the observer.
+
+``process`` runs both in a row (``scan``, the SDK); the daemon hands the first half's
+result to :class:`~agent.pipeline.prepare_queue.PrepareQueue`, whose thread commits it,
+so the model never waits for JPEG encoding or fsync. A frame is *decided* only once
+``commit`` returns: the spool is the commit point and files are marked done after it —
+never before, so a crash re-reads what was not committed and never loses a selected frame.
+
+One batch at a time through ``select_batch``: inference buffers and the probability
+gates' RNG are not shared between threads, so it and ``infer_one`` hold the stage's lock.
+``commit`` holds no lock (batches are committed in order by one thread). The model and
+the config may change between batches (hot swap, config sync): the model reference and
+the config snapshot are read once per batch.
 """
 
 from __future__ import annotations
@@ -38,6 +46,9 @@ from agent.spool.disk_spool import SpoolItem, SpoolRecord
 
 logger = logging.getLogger(__name__)
 
+_RELEASED: NDArray[np.uint8] = np.zeros((0, 0, 3), np.uint8)
+"""What ``frame.image`` becomes once a frame's pixels are no longer needed (not selected)."""
+
 
 class SpoolWriter(Protocol):
     """The one spool operation the stage needs: a durable group commit."""
@@ -61,6 +72,12 @@ class StageResult:
         started_mono: monotonic time the stage took the batch (frames waited until then).
         infer_s: seconds spent in the model.
         near_duplicates, limited_batch, limited_strategy: what the selector refused in this batch.
+        stage_s: seconds this batch spent in each stage (``preprocess``, ``infer``, ``postprocess``,
+            ``sample``, ``prepare``, ``spool``), summed over its frames' work.
+        selected_images: frame index → (H, W, 3) uint8 BGR image of each selected frame, held until
+            ``commit`` has prepared it (the other frames' pixels are released after sampling).
+        committed: ``commit`` ran (the result is final).
+        selector, project: the selector (config) that decided the batch and its destination project.
     """
 
     frames: Sequence[Frame]
@@ -73,11 +90,21 @@ class StageResult:
     near_duplicates: int = 0
     limited_batch: int = 0
     limited_strategy: int = 0
+    stage_s: dict[str, float] = field(default_factory=dict)
+    selected_images: dict[int, NDArray[np.uint8]] = field(default_factory=dict)
+    committed: bool = False
+    selector: ActiveLearningSelector | None = None
+    project: str = ""
 
     @property
     def dropped(self) -> int:
         """How many frames of the batch could not be kept."""
         return len(self.drops)
+
+    @property
+    def held_bytes(self) -> int:
+        """Pixel bytes this result holds until it is committed."""
+        return sum(image.nbytes for image in self.selected_images.values())
 
 
 class StageObserver(Protocol):
@@ -188,6 +215,14 @@ class BatchStage:
 
     def process(self, frames: Sequence[Frame]) -> StageResult:
         """Infer, select and spool one batch; marks its files done. Never raises for a full spool."""
+        return self.commit(self.select_batch(frames))
+
+    def select_batch(self, frames: Sequence[Frame]) -> StageResult:
+        """Infer and select one batch (limit credits taken); nothing is spooled or marked done yet.
+
+        The result must go to :meth:`commit`, which makes the decision durable. Pixels of frames
+        that were not selected are released here (``frame.image`` becomes an empty array).
+        """
         result = StageResult(frames)
         with self._lock:
             model = self._model
@@ -196,17 +231,30 @@ class BatchStage:
                 t0 = time.perf_counter()
                 result.batch = model.predict(images, [f.frame_id for f in frames])
                 result.infer_s = time.perf_counter() - t0
+                self._record_model_times(result, model)
                 if self.capturing():
-                    self._select_and_spool(result, images, [f.source_id for f in frames])
-        if self.progress is not None:
-            done = [f.origin_path for f in frames if f.origin_path is not None]
-            try:
-                if done:
-                    self.progress.mark_done(done)
-            except DiskFullError as exc:  # decided but not recorded: read (and deduplicated) again after a restart
-                logger.warning("%s; %d file(s) will be read again after a restart", exc, len(done))
-        if self.observer is not None:
-            self.observer.batch_done(result)
+                    self._select(result, images, [f.source_id for f in frames])
+        for index, frame in enumerate(frames):
+            if index not in result.selected_images:
+                frame.image = _RELEASED  # bounded memory: only selected pixels wait for prepare
+        return result
+
+    def commit(self, result: StageResult) -> StageResult:
+        """Prepare and spool the selected frames, then mark the batch's files done; tells the observer."""
+        if not result.committed:
+            result.committed = True
+            if result.selected_images and result.decision is not None:
+                self._prepare_and_spool(result)
+            result.selected_images = {}
+            if self.progress is not None:
+                done = [f.origin_path for f in result.frames if f.origin_path is not None]
+                try:
+                    if done:
+                        self.progress.mark_done(done)
+                except DiskFullError as exc:  # decided but not recorded: read (and deduplicated) again later
+                    logger.warning("%s; %d file(s) will be read again after a restart", exc, len(done))
+            if self.observer is not None:
+                self.observer.batch_done(result)
         return result
 
     def infer_one(self, image: NDArray[np.uint8], source_id: str, submit: bool) -> StageResult:
@@ -224,12 +272,26 @@ class BatchStage:
             t0 = time.perf_counter()
             result.batch = model.predict([image])
             result.infer_s = time.perf_counter() - t0
+            self._record_model_times(result, model)
             if submit and self.capturing():
-                self._select_and_spool(result, [image], [source_id])
+                self._select(result, [image], [source_id])
+        if result.selected_images:
+            self._prepare_and_spool(result)
+        result.selected_images = {}
+        result.committed = True
         return result
 
-    def _select_and_spool(self, result: StageResult, images: list[NDArray[np.uint8]], sources: list[str]) -> None:
+    @staticmethod
+    def _record_model_times(result: StageResult, model: Model) -> None:
+        times = getattr(model, "last_times", None)
+        if times is None or not hasattr(times, "preprocess_s"):
+            result.stage_s["infer"] = result.infer_s
+            return
+        result.stage_s.update(preprocess=times.preprocess_s, infer=times.infer_s, postprocess=times.postprocess_s)
+
+    def _select(self, result: StageResult, images: list[NDArray[np.uint8]], sources: list[str]) -> None:
         assert result.batch is not None
+        t0 = time.perf_counter()
         selector = self._current_selector()
         st = selector.stats
         before = st.near_duplicates, st.limited_batch, st.limited_strategy
@@ -239,18 +301,27 @@ class BatchStage:
             logger.warning("%s: %d frame(s) not sampled", exc, len(sources))
             result.drops = [(source, "disk_full") for source in sources]
             return
+        finally:
+            result.stage_s["sample"] = time.perf_counter() - t0
         result.near_duplicates = st.near_duplicates - before[0]
         result.limited_batch = st.limited_batch - before[1]
         result.limited_strategy = st.limited_strategy - before[2]
-        if not decision.selections or self.spool is None:
-            return
+        if self.spool is not None:
+            result.selected_images = {sel.frame: images[sel.frame] for sel in decision.selections}
+        result.selector, result.project = selector, selector.config.target_project or self.default_project
+
+    def _prepare_and_spool(self, result: StageResult) -> None:
+        assert result.batch is not None and result.decision is not None and self.spool is not None
+        selector, project = result.selector, result.project
+        assert selector is not None
         cfg = selector.config
-        project = cfg.target_project or self.default_project
-        batch = result.batch
+        batch, decision = result.batch, result.decision
+        sources = [f.source_id for f in result.frames]
+        t0 = time.perf_counter()
         items = []
         for sel in decision.selections:
             prepared = prepare_frame(
-                images[sel.frame], batch, sel.frame, max_image_size=cfg.max_image_size,
+                result.selected_images[sel.frame], batch, sel.frame, max_image_size=cfg.max_image_size,
                 jpeg_quality=cfg.jpeg_compression_level, persist_predictions=bool(cfg.persist_predictions),
             )  # fmt: skip
             items.append(SpoolItem(
@@ -258,17 +329,23 @@ class BatchStage:
                 tags=tuple(sel.tags), strategy=sel.strategy, inference_id=batch.inference_ids[sel.frame],
                 annotation=prepared.annotation, credit=sel.credit, source=sources[sel.frame],
             ))  # fmt: skip
+        t1 = time.perf_counter()
+        result.stage_s["prepare"] = t1 - t0
         try:
             result.seqs = self.spool.put_many(items)
         except (SpoolFullError, DiskFullError) as exc:
-            logger.warning("dropped %d selected frame(s): %s", len(items), exc)
+            result.seqs = exc.stored if isinstance(exc, SpoolFullError) else []
+            refused = decision.selections[len(result.seqs) :]  # the spool keeps a group's prefix
+            logger.warning("dropped %d selected frame(s): %s", len(refused), exc)
             reason = "disk_full" if isinstance(exc, DiskFullError) else "spool_full"
-            result.drops = [(sources[sel.frame], reason) for sel in decision.selections]
-            for sel in decision.selections:
+            result.drops = [(sources[sel.frame], reason) for sel in refused]
+            for sel in refused:
                 try:
                     selector.give_back(sel)
                 except DiskFullError:
                     break  # the limit store cannot write either: the credits are spent
+        finally:
+            result.stage_s["spool"] = time.perf_counter() - t1
 
     def on_duplicate(self, record: SpoolRecord) -> None:
         """The destination already had these bytes: give the frame's limit credit back."""

@@ -1,8 +1,11 @@
 """FolderSource: watch a folder for new image files.
 
-New files are picked up by polling (works on every filesystem, including network
-mounts where inotify does not). A file is read only once its size and mtime have
-not changed for ``settle_ms`` (a file still being copied is never read half-way).
+New files are picked up from filesystem events where the kernel offers them
+(inotify: a file closed after writing or renamed into the tree is complete and is
+read at once) and by polling every ``poll_interval_s`` (files present at start,
+network mounts whose remote writers send no events, a lost event queue). A polled
+file is read only once its size and mtime have not changed for ``settle_ms`` (a
+file still being copied is never read half-way).
 A file is recorded as finished in the state directory once its batch has been
 decided and the frames selected from it are spooled (the pipeline's stage does
 that, as for ``scan``), so a restart neither reprocesses it nor loses it when the
@@ -22,33 +25,83 @@ from agent.frames.scan_progress import ScanProgress
 from agent.images.decode import IMAGE_EXTENSIONS
 from agent.pipeline.batcher import DynamicBatcher
 from agent.sources.base import SourceThread
+from agent.sources.inotify_watch import InotifyWatch
 
 logger = logging.getLogger(__name__)
 
 
 class FolderSource(SourceThread):
-    """Polls ``path`` (recursively) every ``poll_interval_s``."""
+    """Watches ``path`` (recursively): events when available, and a poll every ``poll_interval_s``."""
 
     kind = "folder"
 
     def __init__(self, source_id: str, batcher: DynamicBatcher, path: Path, progress: ScanProgress, *,
-                 poll_interval_s: float = 1.0, settle_ms: float = 500.0) -> None:  # fmt: skip
+                 poll_interval_s: float = 1.0, settle_ms: float = 500.0, use_events: bool = True) -> None:  # fmt: skip
         super().__init__(source_id, batcher)
         self.path = path
         self.progress = progress
         self.poll_interval_s = poll_interval_s
         self.settle_s = settle_ms / 1000.0
+        self.use_events = use_events
+        self.events_active = False  # True while inotify events are being received
         self._seen: dict[Path, tuple[int, int, float]] = {}  # path -> (size, mtime_ns, stable since)
         self._in_flight: set[Path] = set()  # handed to the batcher, not yet decided
+        self._done: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) known finished
 
     def run_loop(self) -> None:
-        """Poll until stopped."""
-        while not self.stop_event.is_set():
-            if not self.path.is_dir():
-                self.status.last_error = f"{self.path} is not a directory"
-            else:
-                self._poll()
-            self.stop_event.wait(self.poll_interval_s)
+        """Read events and poll until stopped (each wait at most 0.2 s, so ``stop`` is prompt)."""
+        watch = self._open_watch()
+        next_poll = 0.0
+        try:
+            while not self.stop_event.is_set():
+                now = time.monotonic()
+                if watch is None and self.use_events and self.path.is_dir():
+                    watch = self._open_watch()
+                if now >= next_poll or (watch is not None and watch.overflowed):
+                    if watch is not None:
+                        watch.overflowed = False
+                    if not self.path.is_dir():
+                        self.status.last_error = f"{self.path} is not a directory"
+                    else:
+                        self._poll()
+                    next_poll = time.monotonic() + self.poll_interval_s
+                wait_s = min(0.2, max(0.0, next_poll - time.monotonic()))
+                if watch is None:
+                    self.stop_event.wait(wait_s)
+                    continue
+                for path in watch.read(wait_s):
+                    if self.stop_event.is_set():
+                        break
+                    self._on_complete(path)
+        finally:
+            if watch is not None:
+                watch.close()
+            self.events_active = False
+
+    def _open_watch(self) -> InotifyWatch | None:
+        if not self.use_events or not self.path.is_dir():
+            return None
+        try:
+            watch = InotifyWatch(self.path)
+        except OSError as exc:
+            logger.info("folder %s: no filesystem events (%s); polling every %.1f s", self.id, exc,
+                        self.poll_interval_s)  # fmt: skip
+            self.use_events = False
+            return None
+        self.events_active = True
+        return watch
+
+    def _on_complete(self, path: Path) -> None:
+        """A file was closed after writing or renamed into the tree: it is settled."""
+        if path.suffix.lower() not in IMAGE_EXTENSIONS or path.name.startswith(".") or path in self._in_flight:
+            return
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        if self._done.get(path) == (st.st_size, st.st_mtime_ns) or self.progress.is_done(path):
+            return
+        self._emit(path)
 
     def _poll(self) -> None:
         now = time.monotonic()
@@ -61,27 +114,36 @@ class FolderSource(SourceThread):
                 st = path.stat()
             except OSError:
                 continue
+            sig = (st.st_size, st.st_mtime_ns)
             if path in self._in_flight:
                 if self.progress.is_done(path):
                     self._in_flight.discard(path)
+                    self._done[path] = sig
                 continue
-            sig = (st.st_size, st.st_mtime_ns)
+            if self._done.get(path) == sig:
+                continue
             prev = self._seen.get(path)
             if prev is None or prev[:2] != sig:
                 self._seen[path] = (*sig, now)
                 continue
-            if now - prev[2] < self.settle_s or self.progress.is_done(path):
+            if now - prev[2] < self.settle_s:
+                continue
+            if self.progress.is_done(path):
+                self._done[path] = sig
+                self._seen.pop(path, None)
                 continue
             self._emit(path)
 
     def _emit(self, path: Path) -> None:
+        t0 = time.perf_counter()
         frame = load_file_frame(path)
+        decode_s = time.perf_counter() - t0
         self._seen.pop(path, None)
         if frame.pixels is None:
             logger.warning("folder %s: skipped %s", self.id, frame.error)
             self.status.last_error = str(frame.error)
             self.progress.mark_done([path])
-        elif self.offer(Frame(self.id, str(path), frame.pixels, origin_path=path)):
+        elif self.offer(Frame(self.id, str(path), frame.pixels, origin_path=path, decode_s=decode_s)):
             self._in_flight.add(path)
             self.status.frames += 1
         # else: stopping before the queue had room; the file is read again at the next start
