@@ -65,9 +65,9 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     table = Table(title=f"framesift {s.version}, up {s.uptime_s:.0f} s", show_header=False)
     table.add_row("model", f"{s.model_id or '(none)'} on {', '.join(s.providers) or 'n/a'}")
-    table.add_row("capture", "paused" if s.capture_paused else ("on" if s.active_learning_enabled else "off"))
-    table.add_row("destination", "online" if s.online else "offline")
-    table.add_row("config", f"{s.config_origin}; last sync: {s.last_sync_result}")
+    table.add_row("capture", "on" if s.active_learning_enabled else f"off: {s.capture_reason}")
+    table.add_row("destination", s.destination_state or ("online" if s.online else "offline"))
+    table.add_row("config", f"{s.config_origin}: {s.config_reason}; last sync: {s.last_sync_result}")
     table.add_row("frames", f"in {s.frames_in}, inferred {s.frames_inferred}, dropped {s.frames_dropped}")
     table.add_row("batches", f"{s.batches}, mean size {s.mean_batch_size:.1f}, last {s.last_batch_latency_ms:.1f} ms")
     table.add_row("spool", f"{s.spool.count} frames, {s.spool.bytes / 1e6:.1f} MB, dead {s.spool.dead}, "
@@ -89,7 +89,12 @@ def run_ctl(args: argparse.Namespace) -> int:
         if action == "pause":
             print("paused" if client.pause() else "running")
         elif action == "resume":
-            print("paused" if client.resume() else "running")
+            if client.resume():
+                print("paused")
+            else:
+                s = client.status()
+                print("running" if s.active_learning_enabled else f"resumed, but capture is still off: "
+                      f"{s.capture_reason}")  # fmt: skip
         elif action == "reload":
             print(client.reload_config().origin)
         elif action == "get-config":

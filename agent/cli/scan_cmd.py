@@ -69,6 +69,12 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+EXIT_FILES_FAILED = 3
+"""Some files could not be read or decoded (each was reported); the others were scanned."""
+EXIT_UNDELIVERED = 4
+"""Frames were selected but not delivered: dead-lettered, or still spooled when the drain timed out."""
+
+
 def settings_from(args: argparse.Namespace, project: str) -> AgentSettings:
     """The pipeline settings equivalent to the scan arguments (no ``--dest``: select only)."""
     return AgentSettings(
@@ -124,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
                               f"scan: {len(files)} files, {summary['failed']} failed, "
                               f"{summary['elapsed_s']:.1f} s")  # fmt: skip
         console.print(f"selected frames written to {args.output}")
+        undelivered = 0
         if pipeline.uploader is not None and pipeline.spool is not None:
             drained = pipeline.drain(args.drain_timeout)
             stats = pipeline.spool.stats()
@@ -132,9 +139,16 @@ def run(args: argparse.Namespace) -> int:
                           f"retries {counts['retry']}, dead letters {stats.dead}, still spooled {stats.ready}"
                           + ("" if drained else " (destination slow or offline: `framesift scan` again or "
                              "`framesift run` delivers them later)"))  # fmt: skip
+            undelivered = stats.dead + stats.ready + stats.leased
+            if undelivered:
+                console.print(f"[red]not delivered:[/red] {stats.dead} frame(s) dead-lettered (`framesift spool "
+                              f"--spool {pipeline.spool.directory} list --dead`), {stats.ready + stats.leased} still "
+                              f"spooled; destination {pipeline.uploader.link.describe()}", highlight=False)  # fmt: skip
     finally:
         pipeline.close()
-    return 0 if not summary["failed"] else 3
+    if undelivered:
+        return EXIT_UNDELIVERED
+    return 0 if not summary["failed"] else EXIT_FILES_FAILED
 
 
 def _scan(

@@ -10,6 +10,7 @@ import json
 import shutil
 import signal
 import sqlite3
+import subprocess
 
 import cv2
 import grpc
@@ -258,4 +259,22 @@ def test_health_and_reflection(tmp_path, models_dir):
         assert mode == 0o660
     finally:
         channel.close()
+        daemon.stop()
+
+
+def test_ctl_resume_says_why_capture_is_still_off(tmp_path, hub, models_dir, framesift_cmd):
+    set_hub_config(hub, ALL | {"enabled": False})  # switched off at the server, deliberately
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url=hub.url)
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    target = f"unix:{tmp_path / 'state' / 'control.sock'}"
+    try:
+        assert wait_until(lambda: client.status().config_origin == "remote", DEADLINE_S)
+        proc = subprocess.run([*framesift_cmd, "ctl", "--target", target, "resume"], capture_output=True,
+                              text=True, env=daemon.env, timeout=60)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == ("resumed, but capture is still off: the active-learning config in force "
+                                       "(remote) has enabled: false")  # fmt: skip
+    finally:
+        client.close()
         daemon.stop()

@@ -124,3 +124,28 @@ def test_sdk_function_counts_limits_in_redis_like_the_daemon(tmp_path, data_dir,
         finally:
             store.close()
     assert len(hub_images(hub, "shared")) == 2
+
+
+@pytest.mark.parametrize("wrong", ["key", "port"])
+def test_scan_exits_4_when_frames_are_not_delivered(tmp_path, data_dir, hub, framesift_cmd, cli_env, wrong):
+    """A rejected key or an unreachable destination: the frames stay spooled and scan says so (exit 4)."""
+    cfg = tmp_path / "al.json"
+    cfg.write_text(json.dumps(al_config({"name": "all", "type": "random", "traffic_percentage": 1.0})))
+    key = tmp_path / "key"
+    key.write_text("not-the-key" if wrong == "key" else API_KEY)
+    dest = hub.url if wrong == "key" else "http://127.0.0.1:9"
+    proc = subprocess.run(
+        [*framesift_cmd, "scan", str(data_dir / "rocket.jpg"), str(data_dir / "coffee.jpg"), "--model", "nudenet/1",
+         "--config", str(cfg), "--state-dir", str(tmp_path / "state"), "--output", str(tmp_path / "sel.jsonl"),
+         "--dest", dest, "--project", "site", "--api-key-file", str(key), "--drain-timeout", "3"],
+        capture_output=True, text=True, env=cli_env, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    message = " ".join(proc.stderr.split())
+    assert "not delivered: 0 frame(s) dead-lettered" in message and "2 still spooled" in message
+    assert (
+        ("destination unauthorized" in message)
+        if wrong == "key"
+        else ("destination offline" in message or "destination online" in message)
+    )
+    assert "not-the-key" not in proc.stderr
