@@ -63,11 +63,32 @@ def add_parser(sub: Any) -> None:
     hp.add_argument("--uploaders", type=int, default=50, help="concurrent uploaders")
     hp.add_argument("--database", default=None, help="postgresql://… (empty database) for the 2-replica scenario")
     hp.set_defaults(run=run_hub)
+    pp = bsub.add_parser("pipeline", help="the real daemon end to end (folder 5 %% / 100 %%, SubmitFrames, Infer) "
+                         "vs bare onnxruntime in the same run; PASS/FAIL per target")  # fmt: skip
+    pp.add_argument("--model", default="nudenet/1", help="model the daemon and the bare baseline load")
+    pp.add_argument("--frames", type=int, default=400, help="distinct 1280x720 JPEGs per scenario")
+    pp.add_argument("--runs", type=int, default=3, help="runs of every scenario (medians reported)")
+    pp.add_argument("--batch-size", type=int, default=8, help="[model] batch_size of the daemon and the baseline")
+    pp.add_argument("--json", type=Path, default=None, help="also write every run as JSON here (default: no file)")
+    pp.set_defaults(run=run_pipeline)
     lp = bsub.add_parser("selection", help="a simulated day: first-come vs paced vs class quota vs uncertainty")
     lp.add_argument("--daily-cap", type=int, default=100, help="daily limit of every compared strategy")
     lp.add_argument("--frame-interval-s", type=float, default=30.0, help="seconds between simulated frames")
     lp.add_argument("--seed", type=int, default=0, help="seed of the simulated day and the probability gates")
     lp.set_defaults(run=run_selection)
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    """Run the end-to-end benchmark; exit 1 when a target is missed."""
+    from agent.bench.pipeline_bench import report_json, run_pipeline_bench
+    from agent.bench.pipeline_report import print_report
+
+    console = Console(width=None if Console().is_terminal else 160)
+    report = run_pipeline_bench(args.model, frames=args.frames, runs=args.runs, batch_size=args.batch_size,
+                                progress=lambda line: console.print(line, markup=False, highlight=False))  # fmt: skip
+    if args.json:
+        args.json.write_text(report_json(report))
+    return 0 if print_report(report, console) else 1
 
 
 def run_selection(args: argparse.Namespace) -> int:

@@ -1,0 +1,359 @@
+"""``bench pipeline``: the real daemon end to end against bare onnxruntime, measured in the same run.
+
+One hub (loopback) and one ``framesift run`` (folder source, metrics endpoint) are started;
+then, ``runs`` times, interleaved:
+
+* **bare**: this process loads the model with the daemon's ``[model]`` settings (same session
+  options, batch size) and times ``OnnxRunner.run`` on a ready (B, 3, H, W) tensor, and on a
+  batch of one; it also records the CPU seconds onnxruntime used (its cores per frame);
+* **folder 5 % / 100 %**: ``frames`` distinct 1280×720 JPEGs are renamed into the watched
+  folder (inotify ``IN_MOVED_TO``); throughput = frames / (first rename → last frame inferred);
+* **SubmitFrames**: the same JPEGs streamed over the Unix socket at 5 % selection;
+* **Infer**: p50 of single-frame ``Infer`` RPCs vs bare batch-1 p50.
+
+Stage costs per inferred frame come from the daemon's ``framesift_stage_seconds`` histograms.
+The CPU-bound ceiling of a scenario is ``min(1, cores / (ort_cpu + other) × bare_s)`` per frame:
+what the ratio could be if every core were busy all the time (``other`` = decode, preprocess,
+postprocess, sample, prepare and spool core-seconds per frame, ``ort_cpu`` = onnxruntime's
+core-seconds per frame, ``bare_s`` = bare wall seconds per frame).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import simplejpeg
+
+from agent.config.agent_settings import ModelSection
+from agent.control.client import ControlClient
+from agent.inference.loading import load_model
+from agent.inference.model import VisionModel
+
+STAGES = ("decode", "preprocess", "infer", "postprocess", "sample", "prepare", "spool")
+OFF_MODEL_STAGES = ("decode", "preprocess", "postprocess", "sample", "prepare", "spool")
+
+
+@dataclass
+class ScenarioRun:
+    """One measurement of one scenario (daemon and its same-run bare baseline)."""
+
+    name: str
+    daemon_fps: float
+    bare_fps: float
+    stage_ms: dict[str, float] = field(default_factory=dict)  # per inferred frame
+    ceiling: float = 1.0
+
+    @property
+    def ratio(self) -> float:
+        """daemon / bare throughput."""
+        return self.daemon_fps / self.bare_fps if self.bare_fps else 0.0
+
+
+@dataclass
+class PipelineBenchReport:
+    """Every run of every scenario, the Infer latencies and the daemon's peak RSS."""
+
+    frames: int
+    batch_size: int
+    cores: int
+    runs: list[list[ScenarioRun]] = field(default_factory=list)
+    infer_p50_ms: list[float] = field(default_factory=list)
+    bare1_p50_ms: list[float] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+    idle_rss_mb: float = 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_jpegs(count: int, width: int = 1280, height: int = 720, seed: int = 0) -> list[bytes]:
+    """``count`` distinct JPEGs (quality 85): a smooth scene with a few shapes, shifted and noised per frame."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack([(xx * 255 // width), (yy * 255 // height), ((xx + yy) * 127 // (width + height))], -1)
+    base = base.astype(np.uint8)
+    out = []
+    for i in range(count):
+        image = np.roll(base, (i * 7) % width, axis=1)
+        x, y = int(rng.integers(0, width - 200)), int(rng.integers(0, height - 200))
+        image[y : y + 160, x : x + 120] = rng.integers(0, 255, 3, dtype=np.uint8)
+        image = image + rng.integers(0, 6, (height, width, 1), dtype=np.uint8)  # distinct bytes
+        out.append(simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=85, colorspace="BGR"))
+    return out
+
+
+def _rss_mb(pid: int, field_name: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _stage_sums(metrics_url: str) -> dict[str, float]:
+    text = httpx.get(metrics_url, timeout=5).text
+    sums = {}
+    for m in re.finditer(r'^framesift_stage_seconds_sum\{stage="(\w+)"\} (\S+)$', text, re.M):
+        sums[m.group(1)] = float(m.group(2))
+    return sums
+
+
+class BareBaseline:
+    """Bare onnxruntime with the daemon's model settings, in this process."""
+
+    def __init__(self, section: ModelSection, models_dir: Path | None) -> None:
+        model = load_model(section, models_dir)
+        if not isinstance(model, VisionModel):
+            raise ValueError(f"bench pipeline needs an ONNX model, {section.id!r} is the stub model")
+        self.model = model
+        h, w = model.spec.input_hw
+        rng = np.random.default_rng(1)
+        self.batch = rng.random((section.batch_size, 3, h, w), dtype=np.float32)
+        self.single = self.batch[:1].copy()
+
+    def throughput(self, frames: int) -> tuple[float, float]:
+        """(frames/s, onnxruntime core-seconds per frame) over about ``frames`` frames."""
+        b = self.batch.shape[0]
+        n = max(2, frames // b)
+        self.model.runner.run(self.batch)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for _ in range(n):
+            self.model.runner.run(self.batch)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        return n * b / wall, cpu / (n * b)
+
+    def batch1_p50_ms(self, calls: int) -> float:
+        """p50 of ``calls`` batch-1 runs."""
+        times = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            self.model.runner.run(self.single)
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times) * 1000)
+
+
+class DaemonUnderTest:
+    """A hub and a ``framesift run`` with one folder source, in a scratch directory."""
+
+    def __init__(self, root: Path, model_id: str, batch_size: int) -> None:
+        self.root = root
+        self.inbox = root / "inbox"
+        self.inbox.mkdir()
+        self.procs: list[subprocess.Popen[str]] = []
+        keys = root / "hub-keys"
+        key = subprocess.run([sys.executable, "-m", "agent", "hub", "new-key", str(keys)], check=True,
+                             capture_output=True, text=True).stdout.strip()  # fmt: skip
+        (root / "api-key").write_text(key + "\n")
+        hub_port, self.metrics_port = _free_port(), _free_port()
+        self.hub_url = f"http://127.0.0.1:{hub_port}"
+        self._spawn([sys.executable, "-m", "agent", "hub", "--data", str(root / "hub"), "--listen",
+                     f"127.0.0.1:{hub_port}", "--keys-file", str(keys)], None)  # fmt: skip
+        self._wait(lambda: httpx.get(f"{self.hub_url}/healthz", timeout=1).status_code == 200, "hub")
+        cfg = root / "agent.toml"
+        cfg.write_text(f"""[agent]
+state_dir = "{root / 'state'}"
+[model]
+id = "{model_id}"
+batch_size = {batch_size}
+max_delay_ms = 20
+[destination]
+url = "{self.hub_url}"
+workspace = "bench"
+project = "bench"
+api_key_file = "{root / 'api-key'}"
+sync_interval_s = 60
+[metrics]
+listen = "127.0.0.1:{self.metrics_port}"
+[[sources]]
+type = "folder"
+id = "inbox"
+path = "{self.inbox}"
+""")
+        ready = threading.Event()
+        self.daemon = self._spawn([sys.executable, "-m", "agent", "run", "--config", str(cfg)], ready)
+        if not ready.wait(120):
+            self.close()
+            raise RuntimeError("the daemon did not become ready within 120 s")
+        self.client = ControlClient(f"unix:{root / 'state' / 'control.sock'}")
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def _spawn(self, argv: list[str], ready: threading.Event | None) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.procs.append(proc)
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if ready is not None and "framesift ready" in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        return proc
+
+    @staticmethod
+    def _wait(check: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if check():
+                    return
+            except (httpx.HTTPError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} did not start within {timeout_s:.0f} s")
+
+    def select(self, share: float) -> None:
+        """Select ``share`` of the frames (random strategy, no limits), as a local override."""
+        config = {"enabled": True, "sampling_strategies": [{"name": "bench", "type": "random",
+                                                            "traffic_percentage": share}]}  # fmt: skip
+        self.client.set_config(config)
+
+    def inferred(self) -> int:
+        """Frames inferred so far."""
+        return int(self.client.status().frames_inferred)
+
+    def wait_inferred(self, target: int, timeout_s: float = 300.0) -> float:
+        """Poll (every 20 ms) until ``target`` frames are inferred; returns the monotonic time seen."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.inferred() >= target:
+                return time.monotonic()
+            time.sleep(0.02)
+        raise RuntimeError(f"the daemon inferred {self.inferred()} of {target} frames in {timeout_s:.0f} s")
+
+    def close(self) -> None:
+        """Stop the daemon, then the hub."""
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+
+
+def _stage_ms(before: dict[str, float], after: dict[str, float], frames: int) -> dict[str, float]:
+    return {s: (after.get(s, 0.0) - before.get(s, 0.0)) * 1000 / frames for s in STAGES}
+
+
+def _ceiling(stage_ms: dict[str, float], bare_fps: float, ort_cpu_s: float, cores: int) -> float:
+    other_s = sum(stage_ms[s] for s in OFF_MODEL_STAGES) / 1000
+    return min(1.0, cores / (ort_cpu_s + other_s) / bare_fps)
+
+
+def run_pipeline_bench(model_id: str, *, frames: int = 400, runs: int = 3, batch_size: int = 8,
+                       infer_calls: int = 40, models_dir: Path | None = None,
+                       progress: Callable[[str], None] = lambda _: None) -> PipelineBenchReport:  # fmt: skip
+    """Measure every scenario ``runs`` times against the bare baseline of the same run."""
+    cores = len(os.sched_getaffinity(0))
+    report = PipelineBenchReport(frames, batch_size, cores)
+    progress(f"generating {frames} distinct 1280x720 JPEGs")
+    jpegs = make_jpegs(frames)
+    bare = BareBaseline(ModelSection(id=model_id, batch_size=batch_size), models_dir)
+    with tempfile.TemporaryDirectory(prefix="framesift-bench-pipeline-") as tmp:
+        root = Path(tmp)
+        daemon = DaemonUnderTest(root, model_id, batch_size)
+        try:
+            time.sleep(1.0)
+            report.idle_rss_mb = _rss_mb(daemon.daemon.pid, "VmRSS")
+            staging = root / "staging"
+            staging.mkdir()
+            for run in range(runs):
+                rows: list[ScenarioRun] = []
+                for name, share in (("folder, 5 % selected", 0.05), ("folder, 100 % selected", 1.0)):
+                    rows.append(_folder_scenario(daemon, bare, jpegs, staging, f"r{run}-{share}", name, share, cores))
+                    progress(f"run {run + 1}: {name}: {rows[-1].ratio:.2f}x bare")
+                rows.append(_submit_scenario(daemon, bare, jpegs, run, cores))
+                progress(f"run {run + 1}: SubmitFrames: {rows[-1].ratio:.2f}x bare")
+                report.bare1_p50_ms.append(bare.batch1_p50_ms(infer_calls))
+                report.infer_p50_ms.append(_infer_p50_ms(daemon, jpegs, infer_calls))
+                progress(f"run {run + 1}: Infer p50 {report.infer_p50_ms[-1]:.1f} ms "
+                         f"(bare batch-1 {report.bare1_p50_ms[-1]:.1f} ms)")  # fmt: skip
+                report.runs.append(rows)
+            report.peak_rss_mb = _rss_mb(daemon.daemon.pid, "VmHWM")
+        finally:
+            daemon.client.close()
+            daemon.close()
+    return report
+
+
+def _folder_scenario(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[bytes], staging: Path, tag: str,
+                     name: str, share: float, cores: int) -> ScenarioRun:  # fmt: skip
+    daemon.select(share)
+    bare_fps, ort_cpu = bare.throughput(len(jpegs))
+    names = []
+    for i, data in enumerate(jpegs):
+        path = staging / f"{tag}-{i:05d}.jpg"
+        path.write_bytes(data)
+        names.append(path)
+    base, sums = daemon.inferred(), _stage_sums(daemon.metrics_url)
+    t0 = time.monotonic()
+    for path in names:
+        path.rename(daemon.inbox / path.name)  # IN_MOVED_TO: complete at once
+    t1 = daemon.wait_inferred(base + len(jpegs))
+    stage_ms = _stage_ms(sums, _wait_settled(daemon), len(jpegs))
+    for path in daemon.inbox.iterdir():
+        path.unlink()
+    fps = len(jpegs) / (t1 - t0)
+    return ScenarioRun(name, fps, bare_fps, stage_ms, _ceiling(stage_ms, bare_fps, ort_cpu, cores))
+
+
+def _wait_settled(daemon: DaemonUnderTest) -> dict[str, float]:
+    """Stage sums once the prepare stage has committed everything (prepare/spool finish after inference)."""
+    pending = re.compile(r"^framesift_prepare_pending_frames (\S+)$", re.M)
+    for _ in range(600):
+        match = pending.search(httpx.get(daemon.metrics_url, timeout=5).text)
+        if match is None or float(match.group(1)) == 0:
+            break
+        time.sleep(0.05)
+    return _stage_sums(daemon.metrics_url)
+
+
+def _submit_scenario(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[bytes], run: int,
+                     cores: int) -> ScenarioRun:  # fmt: skip
+    daemon.select(0.05)
+    bare_fps, ort_cpu = bare.throughput(len(jpegs))
+    base, sums = daemon.inferred(), _stage_sums(daemon.metrics_url)
+    t0 = time.monotonic()
+    reply = daemon.client.submit_frames((data, "host-app", f"r{run}-{i}") for i, data in enumerate(jpegs))
+    if reply.accepted != len(jpegs):
+        raise RuntimeError(f"SubmitFrames accepted {reply.accepted} of {len(jpegs)} frames")
+    t1 = daemon.wait_inferred(base + len(jpegs))
+    stage_ms = _stage_ms(sums, _wait_settled(daemon), len(jpegs))
+    return ScenarioRun("SubmitFrames, 5 % selected", len(jpegs) / (t1 - t0), bare_fps, stage_ms,
+                       _ceiling(stage_ms, bare_fps, ort_cpu, cores))  # fmt: skip
+
+
+def _infer_p50_ms(daemon: DaemonUnderTest, jpegs: list[bytes], calls: int) -> float:
+    daemon.client.infer(jpegs[0])  # warm the path
+    times = []
+    for i in range(calls):
+        t0 = time.perf_counter()
+        daemon.client.infer(jpegs[i % len(jpegs)])
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1000)
+
+
+def report_json(report: PipelineBenchReport) -> str:
+    """The report as JSON (every run)."""
+    runs = [[{"name": r.name, "daemon_fps": r.daemon_fps, "bare_fps": r.bare_fps, "ratio": r.ratio,
+              "ceiling": r.ceiling, "stage_ms": r.stage_ms} for r in rows] for rows in report.runs]  # fmt: skip
+    return json.dumps({"frames": report.frames, "batch_size": report.batch_size, "cores": report.cores,
+                       "runs": runs, "infer_p50_ms": report.infer_p50_ms, "bare1_p50_ms": report.bare1_p50_ms,
+                       "peak_rss_mb": report.peak_rss_mb, "idle_rss_mb": report.idle_rss_mb}, indent=2)  # fmt: skip

@@ -1,0 +1,99 @@
+"""Prints ``bench pipeline``: medians over runs with their spread, stage costs, PASS/FAIL per target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from agent.bench.pipeline_bench import STAGES, PipelineBenchReport, ScenarioRun
+
+
+@dataclass(frozen=True)
+class Target:
+    """One line the benchmark checks: ``value`` (median) against ``limit``."""
+
+    what: str
+    value: float
+    limit: float
+    higher_is_better: bool
+    unit: str = "x"
+
+    @property
+    def met(self) -> bool:
+        """The median meets the limit."""
+        return self.value >= self.limit if self.higher_is_better else self.value <= self.limit
+
+    def line(self) -> str:
+        """``PASS  what: value (target >= limit)``."""
+        op = ">=" if self.higher_is_better else "<="
+        return (f"{'PASS' if self.met else 'FAIL'}  {self.what}: {self._fmt(self.value)} "
+                f"(target {op} {self._fmt(self.limit)})")  # fmt: skip
+
+    def _fmt(self, value: float) -> str:
+        return f"{value:.2f}{self.unit}" if self.unit == "x" else f"{value:.0f} {self.unit}"
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else 0.0
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.2f}–{max(values):.2f}" if len(values) > 1 else "—"
+
+
+def targets(report: PipelineBenchReport) -> list[Target]:
+    """The issue's targets, checked against the medians of the runs."""
+    by_name: dict[str, list[ScenarioRun]] = {}
+    for rows in report.runs:
+        for r in rows:
+            by_name.setdefault(r.name, []).append(r)
+    ratio = {n: _median([r.ratio for r in rs]) for n, rs in by_name.items()}
+    ceiling = {n: _median([r.ceiling for r in rs]) for n, rs in by_name.items()}
+    full = "folder, 100 % selected"
+    infer_ratio = _median([a / b for a, b in zip(report.infer_p50_ms, report.bare1_p50_ms, strict=True)])
+    out = [Target("folder source, 5 % selected, vs bare", ratio.get("folder, 5 % selected", 0.0), 0.90, True),
+           Target("folder source, 100 % selected, vs bare", ratio.get(full, 0.0), 0.70, True),
+           Target(f"folder source, 100 % selected, vs its CPU-bound ceiling {ceiling.get(full, 0.0):.2f}x",
+                  ratio.get(full, 0.0) / max(1e-9, ceiling.get(full, 1.0)), 0.90, True),
+           Target("SubmitFrames, 5 % selected, vs bare", ratio.get("SubmitFrames, 5 % selected", 0.0), 0.90, True),
+           Target("Infer p50 vs bare batch-1 p50", infer_ratio, 1.10, False),
+           Target("daemon peak RSS under load", report.peak_rss_mb, 300.0, False, "MiB")]  # fmt: skip
+    return out
+
+
+def print_report(report: PipelineBenchReport, console: Console | None = None) -> bool:
+    """Print the tables and the PASS/FAIL lines; True when every target is met."""
+    console = console or Console(width=None if Console().is_terminal else 160)
+    runs = len(report.runs)
+    table = Table(title=f"bench pipeline: {report.frames} distinct 1280x720 JPEGs, batch {report.batch_size}, "
+                        f"{report.cores} cores; medians of {runs} run(s), min–max across runs")  # fmt: skip
+    for col in ("scenario", "daemon frames/s", "bare frames/s", "ratio", "ratio min–max", "CPU-bound ceiling"):
+        table.add_column(col, justify="right")
+    names = [r.name for r in report.runs[0]] if report.runs else []
+    for i, name in enumerate(names):
+        rs = [rows[i] for rows in report.runs]
+        table.add_row(name, f"{_median([r.daemon_fps for r in rs]):.1f}", f"{_median([r.bare_fps for r in rs]):.1f}",
+                      f"{_median([r.ratio for r in rs]):.2f}x", _spread([r.ratio for r in rs]),
+                      f"{_median([r.ceiling for r in rs]):.2f}x")  # fmt: skip
+    if report.infer_p50_ms:
+        infer, bare1 = _median(report.infer_p50_ms), _median(report.bare1_p50_ms)
+        table.add_row("Infer RPC p50 (one frame)", f"{infer:.1f} ms", f"{bare1:.1f} ms", f"{infer / bare1:.2f}x",
+                      _spread([a / b for a, b in zip(report.infer_p50_ms, report.bare1_p50_ms, strict=True)]),
+                      "")  # fmt: skip
+    console.print(table)
+    stages = Table(title="where per-frame time goes (ms per inferred frame, medians; framesift_stage_seconds)")
+    stages.add_column("scenario")
+    for stage in STAGES:
+        stages.add_column(stage, justify="right")
+    for i, name in enumerate(names):
+        rs = [rows[i] for rows in report.runs]
+        stages.add_row(name, *[f"{_median([r.stage_ms[s] for r in rs]):.2f}" for s in STAGES])
+    console.print(stages)
+    console.print(f"daemon RSS: idle {report.idle_rss_mb:.0f} MiB, peak under load {report.peak_rss_mb:.0f} MiB")
+    checks = targets(report)
+    for target in checks:
+        console.print(target.line(), markup=False, highlight=False)
+    return all(t.met for t in checks)
