@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,29 @@ from agent.errors import ConfigError, ConfigIssue
 from agent.runtime.log_redaction import register_secret
 
 SERVICE_NAME = control_pb2.DESCRIPTOR.services_by_name["Control"].full_name
+
+
+class HealthServicer(health.HealthServicer):
+    """grpcio's health servicer plus ``List`` (advertised by the proto, left unimplemented by grpcio)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._statuses: dict[str, Any] = {}
+        self._statuses_lock = threading.Lock()
+
+    def set(self, service: str, status: Any) -> None:
+        """Set a service's status (also what ``List`` reports)."""
+        with self._statuses_lock:
+            self._statuses[service] = status
+        super().set(service, status)
+
+    def List(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        """Every service's status."""
+        with self._statuses_lock:
+            statuses = dict(self._statuses)
+        return health_pb2.HealthListResponse(
+            statuses={name: health_pb2.HealthCheckResponse(status=st) for name, st in statuses.items()}
+        )
 
 
 class BearerTokenInterceptor(grpc.ServerInterceptor):
@@ -74,7 +98,7 @@ def build_server(
                          interceptors=interceptors, maximum_concurrent_rpcs=64)  # fmt: skip
     servicer = ControlServicer(control)
     control_pb2_grpc.add_ControlServicer_to_server(servicer, server)
-    health_servicer = health.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     if tcp:

@@ -250,6 +250,12 @@ def test_health_and_reflection(tmp_path, models_dir):
         for service in ("", "framesift.control.v1.Control"):
             reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        # List is advertised (reflection lists the Health service) and works
+        listed = health.List(health_pb2.HealthListRequest(), timeout=5)
+        assert {name: st.status for name, st in listed.statuses.items()} == {
+            "": health_pb2.HealthCheckResponse.SERVING,
+            "framesift.control.v1.Control": health_pb2.HealthCheckResponse.SERVING,
+        }
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
                                               timeout=5)  # fmt: skip
