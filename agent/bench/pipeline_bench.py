@@ -219,8 +219,9 @@ path = "{self.inbox}"
 
     def select(self, share: float) -> None:
         """Select ``share`` of the frames (random strategy, no limits), as a local override."""
-        config = {"enabled": True, "sampling_strategies": [{"name": "bench", "type": "random",
-                                                            "traffic_percentage": share}]}  # fmt: skip
+        config = {"enabled": True, "persist_predictions": True,
+                  "sampling_strategies": [{"name": "bench", "type": "random", "traffic_percentage": share}],
+                  "batching_strategy": {"batches_name_prefix": "bench", "recreation_interval": "never"}}  # fmt: skip
         self.client.set_config(config)
 
     def inferred(self) -> int:

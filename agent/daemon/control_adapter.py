@@ -25,7 +25,7 @@ from agent.control.facade import (
     SpoolStatsView,
     StrategyView,
 )
-from agent.daemon.agent import Agent
+from agent.daemon.agent import SOURCE_QUEUE_MAX_BYTES, Agent
 from agent.daemon.events import EventBus
 from agent.errors import AgentUnavailableError
 from agent.frames.frame import Frame
@@ -182,10 +182,12 @@ class DaemonControl:
 
     def submit_frame(self, data: bytes, source_id: str, frame_id: str) -> bool:
         a = self._live()
+        t0 = time.perf_counter()
         pixels = decode_image(data, f"frame {frame_id or '?'} of {source_id}").pixels
+        decode_s = time.perf_counter() - t0
         key = f"grpc:{source_id or 'default'}"
-        a.batcher.register(key, GRPC_QUEUE_SIZE, "block")
-        accepted = a.batcher.put(Frame(key, frame_id or key, pixels), timeout_s=5.0)
+        a.batcher.register(key, GRPC_QUEUE_SIZE, "block", max_bytes=SOURCE_QUEUE_MAX_BYTES)  # bounded memory
+        accepted = a.batcher.put(Frame(key, frame_id or key, pixels, decode_s=decode_s), timeout_s=5.0)
         if not accepted:
             a.telemetry.dropped(key, "backpressure")  # the host app is told; counted like every other loss
         return accepted
