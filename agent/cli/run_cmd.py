@@ -23,7 +23,8 @@ from agent.daemon.agent import Agent
 from agent.daemon.control_adapter import DaemonControl
 from agent.daemon.events import EventBus
 from agent.daemon.metrics import AgentMetrics
-from agent.daemon.systemd import sd_notify, watchdog_interval_s
+from agent.daemon.preflight import preflight
+from agent.daemon.systemd import SystemdNotifier, sd_notify
 from agent.daemon.telemetry import AgentTelemetry, bind_gauges
 from agent.errors import ConfigError, FramesiftError
 
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT."""
     t0 = time.monotonic()
     settings = load_settings(args.config)
+    preflight(settings, source=str(args.config) if args.config else None)  # the same checks as --check
     if args.check:
         print(f"valid: {args.config or 'built-in defaults'}")
         return 0
@@ -54,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
     metrics = AgentMetrics()
     telemetry = AgentTelemetry(metrics, events)
     metrics_server = metrics.serve(settings.metrics.listen) if settings.metrics.listen else None
+    notifier = SystemdNotifier()
     try:
-        agent = Agent(settings, telemetry)
+        with notifier.extending(f"loading model {settings.model.id}"):
+            agent = Agent(settings, telemetry)
         agent.start()
         control = DaemonControl(agent, events)
         bind_gauges(metrics, control.spool_stats, lambda: control.agent.sync_age_s(), lambda: control.agent.online(),
@@ -68,16 +72,16 @@ def run(args: argparse.Namespace) -> int:
     server.start()
     set_serving(health, True)
     ready_s = time.monotonic() - t0
-    sd_notify(f"READY=1\nSTATUS=serving on {settings.control_listen}")
+    sd_notify("READY=1")
     print(f"framesift ready in {ready_s:.2f} s; control {settings.control_listen}", flush=True)
-    wd = watchdog_interval_s()
     try:
-        while not stop.wait(min(0.5, wd or 0.5)):
-            if wd and control.agent.loop.healthy():
-                sd_notify("WATCHDOG=1")
+        while not stop.wait(0.5):
+            notifier.ping(control.agent.loop.healthy())
+            notifier.status(status_line(control))
             if reload.is_set():
                 reload.clear()
-                settings = _reload(args.config, control, settings, telemetry)
+                with notifier.extending("reloading the configuration (SIGHUP)"):
+                    settings = _reload(args.config, control, settings, telemetry)
     finally:
         t_stop = time.monotonic()
         sd_notify("STOPPING=1")
@@ -90,11 +94,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def status_line(control: DaemonControl) -> str:
+    """systemd's STATUS: capture, destination and spool in words (sent when it changes, not every count)."""
+    s = control.status()
+    spool = control.agent.settings.spool
+    near_cap = s.spool.count >= 0.9 * spool.max_count or s.spool.bytes >= 0.9 * spool.max_mb * 1024**2
+    capture = "capture on" if s.active_learning_enabled else f"capture off: {s.capture_reason}"
+    destination = s.destination_state.split(" for ")[0]  # "paused for 12 s: …" → "paused"; no countdown
+    return f"{capture}; destination {destination}; spool {'near its cap' if near_cap else 'ok'}"
+
+
 def _reload(path: Path | None, control: DaemonControl, settings: AgentSettings,
             telemetry: AgentTelemetry) -> AgentSettings:  # fmt: skip
     """Rebuild the agent from the re-read TOML; on any failure go on with the running settings."""
     try:
         new_settings = load_settings(path)
+        preflight(new_settings, source=str(path) if path else None)
     except ConfigError as exc:
         logger.error("SIGHUP: keeping the running configuration, the new one is invalid: %s", exc)
         return settings

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 
 import httpx
+import pytest
 
 from tests.daemon_process import DaemonProcess, daemon_env, wait_until, write_toml
 from tests.redis_server import free_port
@@ -55,9 +58,16 @@ def test_systemd_ready_watchdog_and_metrics(tmp_path, models_dir):
         try:
             daemon.start()
             messages = []
-            while not any("WATCHDOG=1" in m for m in messages):
+            while not any(m.startswith("STATUS=capture") for m in messages) or messages[-1] != "WATCHDOG=1":
                 messages.append(sock.recv(4096).decode())
-            assert messages[0].startswith("READY=1")
+            ready = messages.index("READY=1")
+            # the model load ran with systemd's timeout extended, then READY, the state in words, pings
+            assert messages[0] == "STATUS=loading model x/0"
+            assert any(m.startswith("EXTEND_TIMEOUT_USEC=") for m in messages[:ready])
+            assert next(m for m in messages[ready:] if m.startswith("STATUS=")).startswith(
+                "STATUS=capture on; destination "
+            )
+            assert "WATCHDOG=1" in messages[ready:]
             body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
             for name in ("framesift_frames_inferred_total", "framesift_spool_bytes",
                          "framesift_batch_seconds_bucket", "framesift_config_sync_age_seconds"):  # fmt: skip
@@ -68,3 +78,33 @@ def test_systemd_ready_watchdog_and_metrics(tmp_path, models_dir):
                 messages.append(sock.recv(4096).decode())
         finally:
             daemon.stop()
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        pytest.param(
+            '[control]\nlisten = "tcp:127.0.0.1:7777"\n',
+            "$.control.tls_cert: required to listen on TCP",
+            id="tcp-without-tls",
+        ),
+        pytest.param('[model]\nid = "nope/3"\n', "$.model.id: model nope/3: no ", id="missing-model"),
+        pytest.param(
+            '[metrics]\nlisten = "localhost"\n', "$.metrics.listen: 'localhost' is not HOST:PORT", id="metrics-address"
+        ),
+        pytest.param(
+            '[active_learning]\nconfig_file = "/nonexistent/al.json"\n',
+            "$.active_learning.config_file ($): cannot read file",
+            id="missing-al-config",
+        ),
+    ],
+)
+@pytest.mark.parametrize("check", [True, False], ids=["check", "run"])
+def test_run_check_refuses_what_run_refuses(tmp_path, models_dir, toml, expected, check):
+    cfg = tmp_path / "agent.toml"
+    cfg.write_text(f'[agent]\nstate_dir = "{tmp_path / "state"}"\n{toml}')
+    args = [sys.executable, "-m", "agent", "run", "--config", str(cfg), *(["--check"] if check else [])]
+    proc = subprocess.run(args, capture_output=True, text=True, env=daemon_env(models_dir), timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "state" / "spool").exists()  # refused before anything was created
