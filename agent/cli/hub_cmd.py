@@ -51,11 +51,67 @@ def add_parser(sub: Any) -> None:
     ep.add_argument("--tag", default=None, help="only images with this tag")
     ep.add_argument("--review", choices=["unannotated", "predicted", "annotated"], default=None,
                     help="only images in this review state")  # fmt: skip
+    ep.add_argument("--state", choices=["approved", "rejected", "pending"], default=None,
+                    help="only images with this web app review decision (approved: with corrections)")  # fmt: skip
+    ep.add_argument("--split-ratios", default=None, metavar="TRAIN,VALID,TEST",
+                    help="re-split into train/ valid/ test/ datasets, e.g. 70,20,10 (default: no re-split)")
     ep.add_argument("--format", choices=["coco", "yolo", "classification"], default="coco", help="dataset layout")
     ep.set_defaults(run=run_export)
+    _add_user_parser(hsub)
     kp = hsub.add_parser("new-key", help="append a new random API key to a keys file and print it")
     kp.add_argument("keys_file", type=Path, help="keys file to append to (created with mode 0600)")
     kp.set_defaults(run=run_new_key)
+
+
+def _add_user_parser(hsub: Any) -> None:
+    up = hsub.add_parser("user", help="web app accounts: add an admin or a reviewer")
+    usub = up.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    ua = usub.add_parser("add", help="add a user, or set an existing user's role and password")
+    ua.add_argument("name", help="user name (letters, digits, . _ @ -)")
+    ua.add_argument("--role", choices=["admin", "reviewer"], required=True, help="admin: configures and assigns")
+    ua.add_argument("--password-file", type=Path, default=None,
+                    help="the password is this file's first line (default: a prompt, or a line on stdin)")  # fmt: skip
+    ua.add_argument("--data", type=Path, default=Path("hub-data"), help="the hub's data directory")
+    _add_storage_arguments(ua)
+    ua.set_defaults(run=run_user_add)
+
+
+def _read_password(path: Path | None) -> str:
+    """From the file, a prompt (twice, must match) or one line of stdin; never from the command line."""
+    import getpass
+
+    if path is not None:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise ValueError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def run_user_add(args: argparse.Namespace) -> int:
+    """Create (or update) a web app user in the hub's database."""
+    from agent.hub.errors import HubError
+    from agent.hub.store import open_store
+    from agent.hub.web.accounts_store import AccountStore
+
+    try:
+        password = _read_password(args.password_file)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        print(f"framesift: error: cannot read the password: {exc}", file=sys.stderr)
+        return 1
+    storage = open_store(args.data, args.database, args.blobs)
+    try:
+        AccountStore(storage.engine).add_user(args.name, args.role, password)
+    except HubError as exc:
+        print(f"framesift: error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close()
+    print(f"user {args.name} ({args.role}) saved; sign in at http://HOST:PORT/-/login")
+    return 0
 
 
 def _add_storage_arguments(p: argparse.ArgumentParser) -> None:
@@ -98,6 +154,13 @@ def run_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _web_app_has_accounts(storage: Any) -> bool:
+    from agent.hub.web.accounts_store import AccountStore
+
+    accounts = AccountStore(storage.engine)
+    return accounts.user_count() > 0 or accounts.live_key_count() > 0
+
+
 def _notify_systemd(server: Any, host: str, port: int) -> None:
     """READY=1 once uvicorn serves; WATCHDOG=1 only while /healthz answers."""
     import httpx
@@ -129,10 +192,19 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"framesift: error: no hub data at {args.data} (a hub's --data directory holds index.sqlite)",
               file=sys.stderr)  # fmt: skip
         return 1
+    from agent.hub.errors import HubInputError
+    from agent.hub.export import parse_split_ratios
+
+    try:
+        ratios = parse_split_ratios(args.split_ratios) if args.split_ratios else None
+    except HubInputError as exc:
+        print(f"framesift: error: --split-ratios: {exc.message}", file=sys.stderr)
+        return 1
     storage = open_store(args.data, args.database, args.blobs)
     try:
         report = export_dataset(storage, args.project, args.format, args.dest,
-                                ExportFilter(args.batch, args.split, args.tag, args.review))  # fmt: skip
+                                ExportFilter(args.batch, args.split, args.tag, args.review, args.state),
+                                split_ratios=ratios)  # fmt: skip
     finally:
         storage.close()
     for line in report.skipped:

@@ -16,13 +16,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.errors import ConfigError
 from agent.hub import routes_dataset, routes_workspace
 from agent.hub.context import HubContext, hub_context
 from agent.hub.errors import HubError, PayloadTooLargeError, UnauthorizedError
+from agent.hub.web.router import install_web
+from agent.hub.web.web_context import PREFIX, with_app_keys
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +33,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_LANDING = "<!doctype html><title>framesift hub</title><h1>framesift hub</h1><p>Roboflow-compatible API.</p>"
 
 
 def error(status: int, message: str, kind: str, hint: str | None = None, **extra: Any) -> JSONResponse:
@@ -135,10 +135,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(ctx: HubContext) -> Any:
-    """Build the ASGI application (FastAPI inside the size-limit middleware)."""
+    """Build the ASGI application (FastAPI with the web app, inside the fleet tracker and size limit)."""
+    ctx = with_app_keys(ctx)  # keys made in the web app are accepted too
     app = FastAPI(title="framesift hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.hub = ctx
     _install_error_handlers(app)
+    tracked = install_web(app, ctx)  # before the API routes: the pages under /-/ match first
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -146,10 +148,10 @@ def create_app(ctx: HubContext) -> Any:
 
     @app.get("/", response_model=None)
     def root(request: Request) -> Response:
-        """``GET /?api_key=`` (inference): the key's workspace. Without a key: a page that shows nothing."""
+        """``GET /?api_key=`` (inference): the key's workspace. Without a key: the web app."""
         api_key = request.query_params.get("api_key")
         if api_key is None:
-            return HTMLResponse(_LANDING)
+            return RedirectResponse(PREFIX + "/", status_code=303)
         context = hub_context(request)
         if not context.key_is_valid(api_key):
             exc = UnauthorizedError("This API key does not exist (or has been revoked).")
@@ -158,4 +160,4 @@ def create_app(ctx: HubContext) -> Any:
 
     app.include_router(routes_dataset.router)
     app.include_router(routes_workspace.router)
-    return BodySizeLimit(app, ctx.max_body_bytes)
+    return BodySizeLimit(tracked, ctx.max_body_bytes)

@@ -7,12 +7,18 @@
   renumbered by appearance; polygons as YOLO-seg lines) + ``data.yaml`` with every class;
 * ``classification``: ``<split>/<label>/<image>`` folders (a multi-label image in each).
 
-Filters: batch, split, tag, review state. A bad record (missing blob, corrupt annotation, a
+Filters: batch, split, tag, review state (of the upload: unannotated/predicted/annotated) and
+review decision made in the web app (``state``: approved/rejected/pending; approved images are
+written with their corrected annotation). ``split_ratios`` (train, valid, test) re-splits the
+selection, stably (images ordered by a hash of their id), into ``train/``, ``valid/`` and
+``test/`` sub-datasets of the same format. A bad record (missing blob, corrupt annotation, a
 class the project does not know) is reported and skipped; the export goes on.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import shutil
 import time
@@ -26,6 +32,8 @@ from agent.hub.store import HubStore, StoredImage
 
 FORMATS = ("coco", "yolo", "classification")
 REVIEW_STATES = ("unannotated", "predicted", "annotated")
+DECISIONS = ("approved", "rejected", "pending")
+SPLIT_NAMES = ("train", "valid", "test")
 
 
 @dataclass
@@ -45,6 +53,48 @@ class ExportFilter:
     split: str | None = None
     tag: str | None = None
     review: str | None = None
+    state: str | None = None
+
+
+def parse_split_ratios(text: str) -> tuple[float, float, float]:
+    """``"70,20,10"`` (percent or fractions) → normalised (train, valid, test); ValueError when unusable."""
+    from agent.hub.errors import HubInputError
+
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise HubInputError(f"split {text[:40]!r} must be three numbers train,valid,test (e.g. 70,20,10)") from None
+    if len(values) != 3 or min(values) < 0 or sum(values) <= 0 or any(v != v for v in values):
+        raise HubInputError(f"split {text[:40]!r} must be three non-negative numbers train,valid,test, not all 0")
+    total = sum(values)
+    return values[0] / total, values[1] / total, values[2] / total
+
+
+def _assign_splits(images: list[StoredImage], ratios: tuple[float, float, float]) -> dict[str, list[StoredImage]]:
+    ordered = sorted(images, key=lambda i: hashlib.sha256(i.id.encode()).hexdigest())
+    n_train = round(len(ordered) * ratios[0])
+    n_valid = round(len(ordered) * ratios[1]) if ratios[2] > 0 else len(ordered) - n_train
+    cut = (n_train, min(len(ordered), n_train + n_valid))
+    return {"train": ordered[: cut[0]], "valid": ordered[cut[0] : cut[1]], "test": ordered[cut[1] :]}
+
+
+def _decided(store: HubStore, project: str, images: list[StoredImage], state: str) -> list[StoredImage]:
+    """Images with the web app's review decision ``state``, carrying the corrected annotation."""
+    from agent.hub.web.review_store import ReviewStore
+
+    if state not in DECISIONS:
+        raise ValueError(f"unknown review decision {state!r}; use one of {DECISIONS}")
+    reviews = ReviewStore(store.engine).reviews(project)
+    out = []
+    for image in images:
+        review = reviews.get(image.id)
+        if (review.state if review else "pending") != state:
+            continue
+        if review is not None and review.annotation_json is not None:
+            image = dataclasses.replace(image, annotation_model=review.annotation_json, annotation_name="review")
+        out.append(image)
+    return out
 
 
 def _file_name(image: StoredImage) -> str:
@@ -77,13 +127,32 @@ def _yolo_line(shape: Shape, class_id: int, width: int, height: int) -> str:
     return f"{class_id} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} {w / width:.6f} {h / height:.6f}"
 
 
-def export_dataset(store: HubStore, project: str, fmt: str, dest: Path,
-                   selection: ExportFilter | None = None) -> ExportReport:  # fmt: skip
-    """Write the dataset into ``dest``; returns the report."""
+def export_dataset(store: HubStore, project: str, fmt: str, dest: Path, selection: ExportFilter | None = None,
+                   split_ratios: tuple[float, float, float] | None = None) -> ExportReport:  # fmt: skip
+    """Write the dataset into ``dest`` (``dest/train|valid|test`` with ``split_ratios``); returns the report."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {FORMATS}")
     sel = selection or ExportFilter()
     images = store.images(project, sel.batch, sel.split, sel.tag, sel.review)
+    if sel.state is not None:
+        images = _decided(store, project, images, sel.state)
+    if split_ratios is None:
+        return _write_dataset(store, project, fmt, dest, images)
+    report = ExportReport()
+    for split, part in _assign_splits(images, split_ratios).items():
+        part = [dataclasses.replace(i, split=split) for i in part]
+        one = _write_dataset(store, project, fmt, dest / split, part)
+        report.images += one.images
+        report.annotations += one.annotations
+        report.skipped += one.skipped
+    if fmt == "yolo":
+        names = "".join(f"  {i}: {json.dumps(n)}\n" for i, n in enumerate(store.classes(project)))
+        (dest / "data.yaml").write_text(f"path: .\ntrain: train/images\nval: valid/images\ntest: test/images\n"
+                                        f"nc: {len(store.classes(project))}\nnames:\n{names}")  # fmt: skip
+    return report
+
+
+def _write_dataset(store: HubStore, project: str, fmt: str, dest: Path, images: list[StoredImage]) -> ExportReport:
     classes = store.classes(project)
     class_ids = {name: i for i, name in enumerate(classes)}
     report = ExportReport()
