@@ -83,8 +83,9 @@ def test_a_full_disk_while_committing_progress_is_a_disk_full_error(tmp_path, mo
 
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(progress.cache, "set", full)
-    with pytest.raises(DiskFullError, match="scan progress: no space left"):
+    cache = progress._open() if hasattr(progress, "_open") else progress.cache
+    monkeypatch.setattr(cache, "set", full)
+    with pytest.raises(DiskFullError, match="scan progress.*no space left"):
         progress.mark_done([path])
     monkeypatch.undo()
     progress.close()
