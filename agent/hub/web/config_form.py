@@ -17,6 +17,7 @@ How the form maps onto the JSON (the seed's *Collection limits* and *Conditions*
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ _TOP_FIELDS = {"$.jpeg_compression_level": "jpeg_compression_level", "$.max_imag
                "$.batching_strategy.batches_name_prefix": "batch_prefix",
                "$.batching_strategy.recreation_interval": "recreation_interval", "$.tags": "tags",
                "$.persist_predictions": "persist_predictions", "$.enabled": "enabled"}  # fmt: skip
+_NAMED_FIELDS = {"sampling-rate": "sampling_rate_pct", "low-confidence": "confidence_below_pct",
+                 "classes-of-interest": "classes_of_interest", "detection-count": "detections_more_than"}  # fmt: skip
 DEFAULTS: dict[str, str] = {
     "enabled": "", "sampling_rate_pct": "100", "per_minute_cap": "", "hourly_cap": "", "daily_cap": "",
     "jpeg_compression_level": "95", "max_width": "", "max_height": "", "recreation_interval": "daily",
@@ -135,7 +138,8 @@ def config_from_form(form: Mapping[str, str]) -> FormResult:
         validate_al_config(config)
     except ConfigError as exc:
         for issue in exc.issues:
-            result.add(field_for_path(issue.path), f"{issue.message} ({issue.path})")
+            result.add(field_for_path(issue.path) or _strategy_field(config, issue.path),
+                       f"{issue.message} ({issue.path})")  # fmt: skip
         return result
     result.config = config
     return result
@@ -152,6 +156,15 @@ def field_for_path(path: str) -> str:
         key = path.rsplit(".", 1)[-1].split("[", 1)[0]
         return _STRATEGY_FIELDS.get(key, "")
     return ""
+
+
+def _strategy_field(config: dict[str, Any], path: str) -> str:
+    """The field behind a whole strategy (a rule across its keys), from the strategy's name."""
+    match = re.match(r"^\$\.sampling_strategies\[(\d+)\]", path)
+    strategies = config["sampling_strategies"]
+    if not match or int(match.group(1)) >= len(strategies):
+        return ""
+    return _NAMED_FIELDS.get(strategies[int(match.group(1))]["name"], "")
 
 
 def _fmt(value: float) -> str:

@@ -84,7 +84,8 @@ class FleetStore:
         with self.engine.transaction() as cur:
             cur.execute(
                 "INSERT INTO agents (agent_id, version, workspace, project, etag, first_seen, last_seen, frames) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (agent_id) DO UPDATE SET version = excluded.version, "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (agent_id) DO UPDATE SET version = CASE WHEN "
+                "excluded.version <> '' THEN excluded.version ELSE agents.version END, "
                 "project = excluded.project, last_seen = excluded.last_seen"
                 + (", workspace = excluded.workspace, etag = excluded.etag" if etag is not None else ""),
                 (agent_id, version, workspace, project, etag or "", now, now),
