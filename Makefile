@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-out
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1  # tests use Debian's chromium, never a downloaded browser
 
 .PHONY: all venv system-deps models lint typecheck test test-fast demo bench proto deb clean
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the tests use (real redis-server, postgresql for the hub); installed only when root and missing.
+# Debian packages the tests use (real redis-server, postgresql for the hub, chromium for the web app); installed only when root and missing.
 system-deps:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
@@ -35,6 +36,13 @@ system-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
 	      || echo "warning: could not install postgresql; PostgreSQL hub tests will be skipped"; \
 	  else echo "note: postgresql not found and not root; PostgreSQL hub tests will be skipped"; fi; \
+	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (Debian package; the hub's web app browser test)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the web app browser test will be skipped"; \
+	  else echo "note: chromium not found and not root; the web app browser test will be skipped"; fi; \
 	fi
 
 models: venv
