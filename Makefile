@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-out
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
-export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1  # tests use Debian's chromium, never a downloaded browser
+# tests use Debian's chromium, never a browser downloaded by Playwright
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: all venv system-deps models lint typecheck test test-fast demo bench proto deb clean
 
