@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,17 @@ def cli_env(models_dir: Path) -> dict[str, str]:
     env["FRAMESIFT_MODELS_DIR"] = str(models_dir)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 3 MB tmpfs when mounting is allowed (root), else skip to the byte-cap variant."""
+    mount = tmp_path / f"tiny-{uuid.uuid4().hex[:6]}"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)  # fmt: skip
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()}); the byte-cap test covers this")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+    shutil.rmtree(mount, ignore_errors=True)

@@ -6,6 +6,8 @@ import argparse
 import hashlib
 import json
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,15 @@ EXIT_UNDELIVERED = 4
 """Frames were selected but not delivered: dead-lettered, or still spooled when the drain timed out."""
 
 
+@dataclass(frozen=True)
+class ScanSummary:
+    """One scan: files that failed, seconds it took, frames that could not be kept per reason."""
+
+    failed: int
+    elapsed_s: float
+    dropped: dict[str, int]
+
+
 def settings_from(args: argparse.Namespace, project: str) -> AgentSettings:
     """The pipeline settings equivalent to the scan arguments (no ``--dest``: select only)."""
     return AgentSettings(
@@ -127,10 +138,14 @@ def run(args: argparse.Namespace) -> int:
         pipeline.start_uploads()
         summary = _scan(args, console, files, pipeline, append=resume)
         print_selection_table(console, cfg, pipeline.stage.selector,
-                              f"scan: {len(files)} files, {summary['failed']} failed, "
-                              f"{summary['elapsed_s']:.1f} s")  # fmt: skip
+                              f"scan: {len(files)} files, {summary.failed} failed, "
+                              f"{summary.elapsed_s:.1f} s")  # fmt: skip
         console.print(f"selected frames written to {args.output}")
-        undelivered = 0
+        undelivered = sum(summary.dropped.values())
+        if undelivered:
+            reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.dropped.items()))
+            console.print(f"[red]dropped:[/red] {undelivered} selected or sampled frame(s) could not be kept "
+                          f"({reasons})", highlight=False)  # fmt: skip
         if pipeline.uploader is not None and pipeline.spool is not None:
             drained = pipeline.drain(args.drain_timeout)
             stats = pipeline.spool.stats()
@@ -139,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
                           f"retries {counts['retry']}, dead letters {stats.dead}, still spooled {stats.ready}"
                           + ("" if drained else " (destination slow or offline: `framesift scan` again or "
                              "`framesift run` delivers them later)"))  # fmt: skip
-            undelivered = stats.dead + stats.ready + stats.leased
+            undelivered += stats.dead + stats.ready + stats.leased
             if undelivered:
                 console.print(f"[red]not delivered:[/red] {stats.dead} frame(s) dead-lettered (`framesift spool "
                               f"--spool {pipeline.spool.directory} list --dead`), {stats.ready + stats.leased} still "
@@ -148,12 +163,12 @@ def run(args: argparse.Namespace) -> int:
         pipeline.close()
     if undelivered:
         return EXIT_UNDELIVERED
-    return 0 if not summary["failed"] else EXIT_FILES_FAILED
+    return 0 if not summary.failed else EXIT_FILES_FAILED
 
 
 def _scan(
     args: argparse.Namespace, console: Console, files: list[Path], pipeline: Pipeline, *, append: bool
-) -> dict[str, float]:
+) -> ScanSummary:
     t0 = time.perf_counter()
     progress = Progress(TextColumn("[bold]scan"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[selected]} selected"), TimeRemainingColumn(),
@@ -161,6 +176,8 @@ def _scan(
     with args.output.open("a" if append else "w", encoding="utf-8") as out, progress:
         task = progress.add_task("scan", total=len(files), selected=0)
         selected = 0
+
+        dropped: Counter[str] = Counter()
 
         def on_batch(chunk: list[FileFrame], result: StageResult) -> None:
             nonlocal selected
@@ -182,10 +199,12 @@ def _scan(
                     out.write(json.dumps(line) + "\n")
                 out.flush()
                 selected += len(decision.selections)
+            for _, reason in result.drops:
+                dropped[reason] += 1
             progress.update(task, advance=len(chunk), selected=selected)
 
         failures = pipeline.run_files(files, on_batch)
-    return {"failed": failures, "elapsed_s": time.perf_counter() - t0}
+    return ScanSummary(failures, time.perf_counter() - t0, dict(dropped))
 
 
 def _top_prediction(batch: PredictionBatch, frame: int) -> dict[str, object] | None:

@@ -31,12 +31,22 @@ from typing import Any
 from agent.config.al_config import validate_al_config
 from agent.config.snapshot import EMBEDDED_DEFAULT, ConfigSnapshot
 from agent.control.facade import SyncResult, SyncState
-from agent.errors import ConfigError, UploadError, UploadRejectedError
+from agent.errors import ConfigError, DiskFullError, UploadError, UploadRejectedError
 from agent.runtime.atomic_file import write_atomic
+from agent.runtime.disk_full import disk_full_as_error
 from agent.runtime.threads import join_or_warn
 from agent.upload.client import UploadClient
 
 logger = logging.getLogger(__name__)
+
+
+def _persist(path: Path, text: str) -> None:
+    """Write a config cache file; on a full disk keep going with the config in memory (warned)."""
+    try:
+        with disk_full_as_error(f"config cache {path}", path.parent):
+            write_atomic(path, text)
+    except DiskFullError as exc:
+        logger.warning("%s: the config applies now but is not saved for the next start", exc)
 
 
 def means_no_config(document: dict[str, Any]) -> bool:
@@ -118,7 +128,7 @@ class ConfigHolder:
         config = validate_al_config(document, source="remote")
         self.remote = ConfigSnapshot(config, document, "remote", etag)
         self.server_has_config = True
-        write_atomic(self.last_good_path, json.dumps({"config": document, "etag": etag}))
+        _persist(self.last_good_path, json.dumps({"config": document, "etag": etag}))
         return self._publish()
 
     def confirm_remote(self) -> ConfigSnapshot:
@@ -146,7 +156,7 @@ class ConfigHolder:
         else:
             self.override = ConfigSnapshot(validate_al_config(document, source="override"), document,
                                            "local-override")  # fmt: skip
-            write_atomic(self.override_path, json.dumps(document))
+            _persist(self.override_path, json.dumps(document))
         return self._publish()
 
 

@@ -12,6 +12,7 @@ files of an unwritten group are read again (and deduplicated by the server), nev
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -19,23 +20,38 @@ from pathlib import Path
 
 import diskcache
 
+from agent.errors import DiskFullError
 from agent.runtime.disk_full import disk_full_as_error
 
 ProgressKey = tuple[str, int, int]
+logger = logging.getLogger(__name__)
 
 
 class ScanProgress:
     """A persistent set of finished files, written in groups."""
 
     def __init__(self, directory: Path, *, group_files: int = 64, group_delay_ms: float = 250.0) -> None:
+        """Open the record; on a full disk it starts empty (files count as not done: read again, never
+        lost) and is opened at the next commit."""
         directory.mkdir(parents=True, exist_ok=True)
-        self.cache = diskcache.Cache(str(directory), sqlite_synchronous=2, eviction_policy="none")
+        self.directory = directory
+        self._cache: diskcache.Cache | None = None
+        try:
+            self._open()
+        except DiskFullError as exc:
+            logger.warning("%s: files are read again until it opens", exc)
         self.group_files = max(1, group_files)
         self.group_delay_s = max(0.0, group_delay_ms / 1000.0)
         self._group: set[ProgressKey] = set()
         self._group_since = 0.0
         self._lock = threading.Lock()
         self.commits = 0
+
+    def _open(self) -> diskcache.Cache:
+        if self._cache is None:
+            with disk_full_as_error(f"scan progress {self.directory}", self.directory):
+                self._cache = diskcache.Cache(str(self.directory), sqlite_synchronous=2, eviction_policy="none")
+        return self._cache
 
     @staticmethod
     def _key(path: Path) -> ProgressKey | None:
@@ -53,7 +69,7 @@ class ScanProgress:
         with self._lock:
             if key in self._group:
                 return True
-        return key in self.cache
+        return self._cache is not None and key in self._cache
 
     def mark_done(self, paths: Iterable[Path]) -> None:
         """Record files as finished; the group is committed when full or old enough.
@@ -82,14 +98,19 @@ class ScanProgress:
             group, self._group = self._group, set()
             if not group:
                 return
-            with disk_full_as_error("scan progress"), self.cache.transact():
+            cache = self._open()
+            with disk_full_as_error(f"scan progress {self.directory}", self.directory), cache.transact():
                 for key in group:
-                    self.cache.set(key, True)
+                    cache.set(key, True)
             self.commits += 1
 
     def close(self) -> None:
         """Commit what is pending, then close the database."""
         try:
             self.flush()
+        except DiskFullError as exc:  # the last group is read again next time (at-least-once), not lost
+            logger.warning("%s: the last files scanned are read again next time", exc)
         finally:
-            self.cache.close()
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None

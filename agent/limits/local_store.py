@@ -9,12 +9,16 @@ are checked and consumed in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import diskcache
 
+from agent.errors import DiskFullError
 from agent.limits.rules import StrategyRules, pick_pool, refill
 from agent.limits.store import ConsumeResult, Credit, CreditRequest
 from agent.limits.windows import (
@@ -28,6 +32,9 @@ from agent.limits.windows import (
     usage_key,
     utc,
 )
+from agent.runtime.disk_full import MIN_FREE_BYTES, disk_full_as_error, free_bytes
+
+logger = logging.getLogger(__name__)
 
 
 class LocalLimitStore:
@@ -35,15 +42,49 @@ class LocalLimitStore:
 
     name = "local"
 
-    def __init__(self, directory: Path, scope: str = "default") -> None:
+    def __init__(self, directory: Path, scope: str = "default", *, reopen_interval_s: float = 10.0) -> None:
+        """Open the counters; on a full disk the store starts closed and refuses credits (DiskFullError)
+        until it can open, retried at most every ``reopen_interval_s`` seconds."""
         directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
         self.scope = scope
-        self.cache = diskcache.Cache(str(directory), timeout=30, eviction_policy="none")
+        self.reopen_interval_s = reopen_interval_s
+        self._cache: diskcache.Cache | None = None
+        self._next_open_mono = 0.0
+        try:
+            self._open()
+        except DiskFullError as exc:
+            logger.warning("%s: no credits until space is freed (uploads free it)", exc)
+
+    def _open(self) -> diskcache.Cache:
+        self._next_open_mono = time.monotonic() + self.reopen_interval_s
+        with disk_full_as_error(f"limit store {self.directory}", self.directory):
+            self._cache = diskcache.Cache(str(self.directory), timeout=30, eviction_policy="none")
+        return self._cache
+
+    @property
+    def cache(self) -> diskcache.Cache:
+        """The open counters (opened again after a full disk).
+
+        Raises:
+            DiskFullError: the store could not be opened yet.
+        """
+        if self._cache is not None:
+            return self._cache
+        free = free_bytes(self.directory)
+        if time.monotonic() < self._next_open_mono and (free is None or free < MIN_FREE_BYTES):
+            raise DiskFullError(f"limit store {self.directory}: no space left on the device (opening it)")
+        return self._open()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with disk_full_as_error(f"limit store {self.directory}", self.directory), self.cache.transact():
+            yield
 
     def try_consume(self, request: CreditRequest, now: datetime) -> ConsumeResult:
         """See ``LimitStore.try_consume``."""
         bkey = batch_key(self.scope, request.batch_name)
-        with self.cache.transact():
+        with self._transaction():
             used = int(self.cache.get(bkey, 0))
             if request.max_batch_images is not None and used >= request.max_batch_images:
                 return ConsumeResult(None, "batch_full")
@@ -109,7 +150,7 @@ class LocalLimitStore:
 
     def give_back(self, credit: Credit) -> None:
         """See ``LimitStore.give_back``."""
-        with self.cache.transact():
+        with self._transaction():
             for key in credit.keys:
                 value = self.cache.get(key)
                 if value is not None and int(value) > 0:
@@ -133,7 +174,9 @@ class LocalLimitStore:
 
     def close(self) -> None:
         """Close the cache."""
-        self.cache.close()
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
 
 
 def _seconds(now: datetime) -> float:

@@ -142,20 +142,20 @@ def build_pipeline(
             model = load_model(settings.model, settings.agent.models_dir)
         state = settings.agent.state_dir
         dest = settings.destination
-        limits = open_limit_store(state, dest.project, settings.active_learning.redis_url)
-        undo.callback(limits.close)
-        progress = None
-        if progress_dir is not None:
-            progress = ScanProgress(progress_dir)
-            undo.callback(progress.close)
         spool = client = None
-        if dest.url:
+        if dest.url:  # the spool first: on a full disk its reserve is what lets it open and drain
             sp = settings.spool
             spool = DiskSpool(state / "spool", max_bytes=int(sp.max_mb * 1024**2), max_count=sp.max_count,
                               overflow=sp.overflow, max_age_s=sp.max_age_h * 3600 or None)  # fmt: skip
             undo.callback(spool.close)
             client = UploadClient(dest.url, api_key)
             undo.callback(client.close)
+        limits = open_limit_store(state, dest.project, settings.active_learning.redis_url)  # degrades when full
+        undo.callback(limits.close)
+        progress = None
+        if progress_dir is not None:
+            progress = ScanProgress(progress_dir)  # degrades when full
+            undo.callback(progress.close)
         stage = BatchStage(model, config, limits, spool, project=dest.project, seed=settings.active_learning.seed,
                            progress=progress, capture_enabled=capture_enabled, observer=observer)  # fmt: skip
         uploader = None

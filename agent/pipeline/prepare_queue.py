@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from agent.errors import DiskFullError
 from agent.pipeline.stage import StageResult
 from agent.runtime.threads import join_or_warn
 
@@ -137,6 +138,8 @@ class PrepareQueue:
         if self._on_idle is not None:
             try:
                 self._on_idle()
+            except DiskFullError as exc:  # progress not recorded: files are read again later, not lost
+                logger.warning("prepare stage: %s", exc)
             except Exception:
                 logger.exception("prepare stage: idle hook failed")
 

@@ -19,6 +19,7 @@ import logging
 import time
 from pathlib import Path
 
+from agent.errors import DiskFullError
 from agent.frames.frame import Frame
 from agent.frames.prefetch import load_file_frame
 from agent.frames.scan_progress import ScanProgress
@@ -142,7 +143,10 @@ class FolderSource(SourceThread):
         if frame.pixels is None:
             logger.warning("folder %s: skipped %s", self.id, frame.error)
             self.status.last_error = str(frame.error)
-            self.progress.mark_done([path])
+            try:
+                self.progress.mark_done([path])
+            except DiskFullError as exc:  # recorded later; the file is skipped again after a restart
+                logger.warning("folder %s: %s", self.id, exc)
         elif self.offer(Frame(self.id, str(path), frame.pixels, origin_path=path, decode_s=decode_s)):
             self._in_flight.add(path)
             self.status.frames += 1

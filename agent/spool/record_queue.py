@@ -86,7 +86,12 @@ class RecordQueue:
         self._index.forget(seq)
 
     def _write_delivery(self, seq: int, delivery: DeliveryState) -> None:
-        self.store.write_delivery(seq, delivery)
+        """Persist a record's delivery state; on a full disk it lives in memory only (after a restart the
+        record is delivered again and deduplicated by the server: at-least-once, nothing lost)."""
+        try:
+            self.store.write_delivery(seq, delivery)
+        except StorageWriteError as exc:
+            logger.warning("spool: delivery state of seq %d kept in memory only: %s", seq, exc)
 
     # ------------------------------------------------------------ put
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import diskcache
 
-from agent.errors import SpoolError
+from agent.errors import DiskFullError, SpoolError
+from agent.runtime.disk_full import is_disk_full
 from agent.spool.encoding import decode_delivery, decode_record, encode_delivery, encode_record
 from agent.spool.interface import StorageWriteError
 from agent.spool.records import DeliveryState, SpoolItem
@@ -82,11 +83,18 @@ class DiskStorage:
         try:
             self.cache = _open_cache(directory)
         except sqlite3.OperationalError as exc:
-            # a full disk must not keep the agent from draining its queue: free the
-            # ballast reserved for this moment and try once more
+            # a full disk must not keep the agent from draining its queue: the owner frees the
+            # ballast reserved for this moment and tries once more; a reader never spends it
             ballast = directory / BALLAST_NAME
-            if "full" not in str(exc) or not ballast.exists():
+            if not is_disk_full(exc, directory):
                 raise SpoolError(f"spool {directory}: cannot open: {exc}") from exc
+            if not keep_ballast:
+                raise DiskFullError(f"spool {directory}: no space left on the device to open it for reading "
+                                    "(the reserve is kept for the agent; `framesift ctl spool-stats` asks the "
+                                    "running agent)") from exc  # fmt: skip
+            if not ballast.exists():
+                raise DiskFullError(f"spool {directory}: no space left on the device, and its reserve is "
+                                    "already spent; free some space") from exc  # fmt: skip
             ballast.unlink()
             logger.warning("spool %s: disk full at start; released %d bytes of reserve", directory,
                            BALLAST_BYTES)  # fmt: skip

@@ -163,6 +163,10 @@ class Uploader:
                 self._busy += 1
             try:
                 self.deliver(record)
+            except Exception:  # a bug or a local failure must not end this worker: the record waits
+                logger.exception("delivering seq %d failed unexpectedly; it is retried later", record.seq)
+                self.spool.release(record.seq)
+                self._stop.wait(self.options.backoff_base_s)
             finally:
                 with self._busy_lock:
                     self._busy -= 1

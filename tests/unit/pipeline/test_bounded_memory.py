@@ -85,7 +85,7 @@ def test_a_full_disk_while_committing_progress_is_a_disk_full_error(tmp_path, mo
 
     cache = progress._open() if hasattr(progress, "_open") else progress.cache
     monkeypatch.setattr(cache, "set", full)
-    with pytest.raises(DiskFullError, match="scan progress.*no space left"):
+    with pytest.raises(DiskFullError, match=r"scan progress.*no space left"):
         progress.mark_done([path])
     monkeypatch.undo()
     progress.close()

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from agent.errors import DiskFullError, SpoolError, SpoolFullError
+from agent.errors import DiskFullError, SpoolError
 from agent.spool import storage
 from agent.spool.disk_spool import DiskSpool
 from agent.spool.encoding import FORMAT_VERSION, SpoolFormatError
@@ -69,9 +69,17 @@ def test_disk_full_at_start_releases_the_ballast(tmp_path, monkeypatch, caplog):
 def test_disk_full_at_start_without_ballast_is_an_error(tmp_path, monkeypatch):
     DiskSpool(tmp_path / "s", read_only=True).close()  # no ballast
     _disk_full_once(monkeypatch)
-    with pytest.raises(SpoolError, match="cannot open"):
+    with pytest.raises(DiskFullError, match="its reserve is already spent"):
         DiskSpool(tmp_path / "s")
     DiskSpool(tmp_path / "s").close()  # the failed open released the ownership
+
+
+def test_a_reader_never_spends_the_reserve(tmp_path, monkeypatch):
+    DiskSpool(tmp_path / "s").close()  # the owner reserved the ballast
+    _disk_full_once(monkeypatch)
+    with pytest.raises(DiskFullError, match="to open it for reading"):
+        DiskSpool(tmp_path / "s", read_only=True)
+    assert (tmp_path / "s" / BALLAST_NAME).exists()
 
 
 def test_write_failure_refuses_the_whole_group(spool, monkeypatch):
