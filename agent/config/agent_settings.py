@@ -7,6 +7,8 @@ on a Unix socket in the state directory. See ``examples/agent.toml``.
 
 from __future__ import annotations
 
+import re
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +33,18 @@ def default_state_dir() -> Path:
     return read_environment().state_dir or Path.home() / ".local" / "state" / "framesift"
 
 
+AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
+
+
+def default_agent_id() -> str:
+    """This machine's host name (how the hub's Fleet page names the agent)."""
+    name = socket.gethostname().split(".")[0] or "framesift"
+    return name if re.fullmatch(AGENT_ID_PATTERN, name) else "framesift"
+
+
 class AgentSection(_Section):
+    id: str = Field(default_factory=default_agent_id, pattern=AGENT_ID_PATTERN,
+                    description="names this agent to the hub (Fleet page); default: the host name")  # fmt: skip
     state_dir: Path = Field(default_factory=default_state_dir)
     models_dir: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"

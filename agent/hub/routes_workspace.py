@@ -110,7 +110,7 @@ def jobs(project: str, ctx: HubContext = AUTHORIZED) -> dict[str, Any]:
 @router.get("/{workspace}/{project}/active_learning")
 def get_config(request: Request, workspace: str, project: str, ctx: HubContext = AUTHORIZED) -> Response:
     """The config (``{"enabled": false}`` when none), with an ETag; 304 on ``If-None-Match``."""
-    found = ctx.store.get_config(workspace, project)
+    found = ctx.store.get_config(ctx.workspace, project)  # any workspace slug names this hub's one
     config, etag = found if found else ({"enabled": False}, '"default"')
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
@@ -124,5 +124,5 @@ async def set_config(request: Request, workspace: str, project: str,
     check_slug("workspace", workspace)
     check_slug("project", project)
     config = parse_config_body(await request.body())
-    etag = await run_in_threadpool(ctx.store.set_config, workspace, project, config)
+    etag = await run_in_threadpool(ctx.store.set_config, ctx.workspace, project, config)
     return JSONResponse({"success": True}, headers={"ETag": etag})

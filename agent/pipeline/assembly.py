@@ -148,7 +148,7 @@ def build_pipeline(
             spool = DiskSpool(state / "spool", max_bytes=int(sp.max_mb * 1024**2), max_count=sp.max_count,
                               overflow=sp.overflow, max_age_s=sp.max_age_h * 3600 or None)  # fmt: skip
             undo.callback(spool.close)
-            client = UploadClient(dest.url, api_key)
+            client = UploadClient(dest.url, api_key, agent_id=settings.agent.id)
             undo.callback(client.close)
         limits = open_limit_store(state, dest.project, settings.active_learning.redis_url)  # degrades when full
         undo.callback(limits.close)

@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 import httpx
 
+from agent import __version__
 from agent.errors import UploadError, UploadRejectedError, UploadServerError, UploadTransportError
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -93,14 +94,19 @@ class UploadClient:
         timeout_s: float = 60.0,
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 4,
+        agent_id: str = "",
     ) -> None:
+        """``agent_id`` names this agent on every request (``X-Framesift-Agent``; a hub's Fleet page)."""
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.http = httpx.Client(
             timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
             transport=transport,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"User-Agent": "framesift"},
+            headers={
+                "User-Agent": f"framesift/{__version__}",
+                **({"X-Framesift-Agent": f"{agent_id}; version={__version__}"} if agent_id else {}),
+            },
         )
 
     def _redact(self, text: str) -> str:

@@ -284,3 +284,22 @@ def test_ctl_resume_says_why_capture_is_still_off(tmp_path, hub, models_dir, fra
     finally:
         client.close()
         daemon.stop()
+
+
+def test_the_agent_names_itself_to_the_hub(tmp_path, hub, models_dir):
+    """Config sync and uploads carry ``X-Framesift-Agent``: the hub's Fleet page lists the agent."""
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url=hub.url)
+    cfg.write_text(cfg.read_text().replace("[agent]\n", '[agent]\nid = "yard-cam-3"\n'))
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    try:
+        assert wait_until(lambda: client.status().last_sync_result != "never", DEADLINE_S)
+
+        def agents() -> list[tuple]:
+            with sqlite3.connect(hub.data_dir / "index.sqlite") as db:
+                return db.execute("SELECT * FROM agents").fetchall()
+
+        assert wait_until(lambda: any("yard-cam-3" in row for row in agents()), DEADLINE_S), agents()
+    finally:
+        client.close()
+        daemon.stop()
