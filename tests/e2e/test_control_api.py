@@ -167,4 +167,4 @@ def test_ctl_set_config_with_a_bad_file(daemon, certs, tmp_path, framesift_cmd, 
         proc = subprocess.run([*framesift_cmd, "ctl", "--target", daemon.tcp, "--ca", str(certs / "cert.pem"),
                                "--token-file", str(token), "set-config", path],
                               capture_output=True, text=True, env=cli_env, timeout=60)  # fmt: skip
-        assert proc.returncode == 2 and "cannot read" in proc.stdout and "Traceback" not in proc.stderr
+        assert proc.returncode == 2 and f"cannot read {path}" in proc.stderr and "Traceback" not in proc.stderr
