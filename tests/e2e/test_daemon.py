@@ -303,3 +303,31 @@ def test_the_agent_names_itself_to_the_hub(tmp_path, hub, models_dir):
     finally:
         client.close()
         daemon.stop()
+
+
+def test_a_video_file_loses_no_frame(tmp_path, models_dir):
+    """A file is finite: when the model is slower than the reader, the reader waits (live streams drop)."""
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    rng = np.random.default_rng(1)
+    for _ in range(120):
+        writer.write(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    writer.release()
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url="http://127.0.0.1:9", sources=f"""
+[[sources]]
+type = "video"
+id = "clip"
+path = "{video}"
+queue_size = 2
+""")  # fmt: skip
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    try:
+        assert wait_until(lambda: client.status().sources[0].state == "finished", DEADLINE_S)
+        assert wait_until(lambda: client.status().frames_inferred == 120, DEADLINE_S), client.status()
+        status = client.status()
+        assert status.sources[0].frames == 120 and status.sources[0].dropped == 0
+        assert dict(status.dropped_by_reason) == {} and status.frames_dropped == 0
+    finally:
+        client.close()
+        daemon.stop()
