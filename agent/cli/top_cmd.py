@@ -104,15 +104,13 @@ class EventFollower:
 def render(status: pb.Status, config: pb.ConfigDocument | None, rates: Rates,
            events: list[pb.Event], unreachable: str = "", live: bool = True) -> Group:  # fmt: skip
     """One screen of the live view."""
-    capture = "paused" if status.capture_paused else ("on" if status.active_learning_enabled else "off")
+    capture = "on" if status.active_learning_enabled else f"off ({status.capture_reason or 'paused'})"
     head = Text.assemble(
         (f"framesift {status.version}", "bold"), f"  up {status.uptime_s:.0f} s  model ",
         (status.model_id or "(none)", "cyan"), f" on {', '.join(status.providers) or 'n/a'}  capture {capture}",
     )  # fmt: skip
-    if status.online:
-        dest = Text("destination online", style="green")
-    else:
-        dest = Text(f"destination OFFLINE: {_offline_reason(status)}", style="bold red")
+    state = status.destination_state or ("online" if status.online else _offline_reason(status))
+    dest = Text(f"destination {state}", style="green" if state == "online" else "bold red")
     sync_age = "never" if status.last_sync_age_s < 0 else f"{status.last_sync_age_s:.0f} s ago"
     version = f", version {config.etag[:12]}" if config is not None and config.etag else ""
     conf = Text(f"config {status.config_origin}{version}; last sync {status.last_sync_result or 'none'} ({sync_age})")
@@ -126,11 +124,17 @@ def render(status: pb.Status, config: pb.ConfigDocument | None, rates: Rates,
         f"dropped {status.frames_dropped}, near-duplicates {status.near_duplicates}, limited {status.limited}"
     ))  # fmt: skip
     parts.append(_strategies_table(status, rates))
+    if status.limits:
+        parts.append(_limits_table(status))
     sp = status.spool
+    age = f", oldest {status.spool_oldest_age_s:.0f} s" if status.spool_oldest_age_s >= 0 else ""
     parts.append(Text(
-        f"spool: {sp.count} frames waiting ({sp.ready} ready, {sp.leased} uploading), {sp.bytes / 1e6:.1f} MB, "
+        f"spool: {sp.count} frames waiting ({sp.ready} ready, {sp.leased} uploading{age}), {sp.bytes / 1e6:.1f} MB, "
         f"dead {sp.dead}, dropped {sp.dropped}; uploads {rates.upload_per_s:.1f}/s, delivered {sp.delivered}"
     ))  # fmt: skip
+    if status.class_psi:
+        drift = ", ".join(f"{name} {psi:.2f}" for name, psi in sorted(status.class_psi.items()))
+        parts.append(Text(f"drift (PSI, last hour vs reference day): {drift}"))
     recent = Table(title="recent events", title_justify="left", show_header=False, box=None)
     for e in events[-RECENT_EVENTS:]:
         recent.add_row(time.strftime("%H:%M:%S", time.localtime(e.time_s)), e.kind, e.source_id, e.detail[:80])
@@ -157,6 +161,16 @@ def _sources_table(status: pb.Status, rates: Rates) -> Table:
                       str(s.dropped), s.last_error[:60])  # fmt: skip
     if not status.sources:
         table.add_row("(none)", "", "", "", "", "", "")
+    return table
+
+
+def _limits_table(status: pb.Status) -> Table:
+    table = Table(title="limits remaining", title_justify="left")
+    for col in ("strategy", "window", "used", "cap", "remaining"):
+        table.add_column(col)
+    for lim in status.limits:
+        remaining = str(max(0, lim.cap - lim.used)) if lim.cap else "unlimited"
+        table.add_row(lim.strategy, lim.window, str(lim.used), str(lim.cap) if lim.cap else "-", remaining)
     return table
 
 

@@ -51,6 +51,9 @@ def status_pb(s: AgentStatus) -> pb.Status:
         near_duplicates=s.near_duplicates, limited=s.limited, active_learning_enabled=s.active_learning_enabled,
         destination_state=s.destination_state, capture_reason=s.capture_reason, config_reason=s.config_reason,
         frames_skipped=s.frames_skipped, dropped_by_reason=dict(s.dropped_by_reason),
+        limits=[pb.LimitWindow(strategy=lim.strategy, window=lim.window, used=lim.used, cap=lim.cap)
+                for lim in s.limits],
+        spool_oldest_age_s=s.spool_oldest_age_s, class_psi=dict(s.class_psi),
     )  # fmt: skip
 
 

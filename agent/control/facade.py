@@ -84,6 +84,16 @@ class StrategyView:
 
 
 @dataclass(frozen=True)
+class LimitView:
+    """One strategy's credits in one window (``cap`` 0: no cap for that window)."""
+
+    strategy: str
+    window: str
+    used: int
+    cap: int = 0
+
+
+@dataclass(frozen=True)
 class AgentStatus:
     """Everything ``GetStatus`` reports."""
 
@@ -113,6 +123,9 @@ class AgentStatus:
     config_reason: str = ""  # why the config in force is the one it is
     frames_skipped: int = 0  # inferred while capture was off (not sampled)
     dropped_by_reason: dict[str, int] = field(default_factory=dict)  # as framesift_frames_dropped_total
+    limits: tuple[LimitView, ...] = ()
+    spool_oldest_age_s: float = -1.0  # -1 when the spool is empty
+    class_psi: dict[str, float] = field(default_factory=dict)  # drift per class (framesift_class_psi)
 
 
 @dataclass(frozen=True)

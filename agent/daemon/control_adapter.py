@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from dataclasses import asdict
+from datetime import datetime, timezone
 
 from agent import __version__
 from agent.config.config_json import parse_config_json
@@ -20,6 +21,7 @@ from agent.control.facade import (
     ConfigView,
     ControlEvent,
     InferResult,
+    LimitView,
     ModelView,
     SourceView,
     SpoolStatsView,
@@ -27,12 +29,13 @@ from agent.control.facade import (
 )
 from agent.daemon.agent import SOURCE_QUEUE_MAX_BYTES, Agent
 from agent.daemon.events import EventBus
-from agent.errors import AgentUnavailableError
+from agent.errors import AgentUnavailableError, FramesiftError
 from agent.frames.frame import Frame
 from agent.images.decode import decode_image
 from agent.inference.loading import load_model
 from agent.inference.model import Model, VisionModel
 from agent.inference.registry import ModelRegistry, default_models_dir
+from agent.limits.windows import WINDOWS
 from agent.predictions.roboflow_json import batch_to_roboflow
 from agent.spool.disk_spool import SpoolStats
 
@@ -110,8 +113,30 @@ class DaemonControl:
             limited=st.limited_batch + st.limited_strategy, active_learning_enabled=stage.capturing(),
             destination_state=a.destination_state(), capture_reason=a.capture_reason(),
             config_reason=a.holder.reason(a.syncer.last_result), frames_skipped=telemetry.skipped,
-            dropped_by_reason=dropped_by_reason,
+            dropped_by_reason=dropped_by_reason, limits=self._limits(), spool_oldest_age_s=self._spool_age_s(),
+            class_psi=dict(telemetry.class_psi),
         )  # fmt: skip
+
+    def _limits(self) -> tuple[LimitView, ...]:
+        """Credits used and caps per strategy and window (empty while the limit store cannot be read)."""
+        stage = self._agent.pipeline.stage
+        now = datetime.now(timezone.utc)
+        views: list[LimitView] = []
+        try:
+            for strategy in stage.selector.config.sampling_strategies:
+                caps = strategy.limit_values()
+                used = stage.limits.usage(strategy.name, now)
+                views += [LimitView(strategy.name, window, used.get(window, 0), caps.get(window, 0))
+                          for window in WINDOWS if window in caps or used.get(window, 0)]  # fmt: skip
+        except FramesiftError:
+            return ()
+        return tuple(views)
+
+    def _spool_age_s(self) -> float:
+        """Seconds the oldest waiting frame has waited; -1 when the spool is empty."""
+        spool = self._agent.pipeline.spool
+        oldest = spool.list(limit=1) if spool is not None else []
+        return max(0.0, time.time() - oldest[0].created_s) if oldest else -1.0
 
     # ------------------------------------------------------------------ config
 

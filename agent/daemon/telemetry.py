@@ -27,6 +27,7 @@ class AgentTelemetry:
         self._lock = threading.Lock()
         self._dropped: Counter[tuple[str, str]] = Counter()  # (source, reason) -> frames
         self._skipped = 0
+        self.class_psi: dict[str, float] = {}  # the latest drift per class
 
     def dropped(self, source_id: str, reason: str, count: int = 1) -> None:
         """Frames lost (the one place drops are counted: metric, status and event agree)."""
@@ -93,6 +94,7 @@ class AgentTelemetry:
             return
         for class_name, psi in result.decision.psi.items():
             m.class_psi.labels(class_name).set(psi)
+            self.class_psi[class_name] = psi
         m.deduplicated.inc(result.near_duplicates)
         m.limited.labels("batch").inc(result.limited_batch)
         m.limited.labels("strategy").inc(result.limited_strategy)

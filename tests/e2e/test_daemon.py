@@ -331,3 +331,34 @@ queue_size = 2
     finally:
         client.close()
         daemon.stop()
+
+
+def test_status_shows_limits_and_the_spool_age(tmp_path, hub, models_dir, data_dir):
+    capped = al_config({"name": "capped", "type": "random", "traffic_percentage": 1.0,
+                        "limits": [{"type": "daily", "value": 50}, {"type": "minutely", "value": 10}]})  # fmt: skip
+    set_hub_config(hub, capped)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    cfg = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url=hub.url, sources=f"""
+[[sources]]
+type = "folder"
+id = "inbox"
+path = "{inbox}"
+poll_interval_s = 0.2
+settle_ms = 100
+""")  # fmt: skip
+    daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
+    client = daemon.client()
+    try:
+        assert wait_until(lambda: client.status().config_origin == "remote", DEADLINE_S)
+        hub.stop()  # frames wait in the spool
+        for name in ("astronaut.jpg", "rocket.jpg"):
+            shutil.copy(data_dir / name, inbox / name)
+        assert wait_until(lambda: client.status().spool.count == 2, DEADLINE_S)
+        status = client.status()
+        limits = {(lim.strategy, lim.window): (lim.used, lim.cap) for lim in status.limits}
+        assert limits[("capped", "daily")] == (2, 50) and limits[("capped", "minutely")] == (2, 10)
+        assert status.spool_oldest_age_s >= 0
+    finally:
+        client.close()
+        daemon.stop()

@@ -37,7 +37,7 @@ class StrategyCounters(_message.Message):
     def __init__(self, name: _Optional[str] = ..., matched: _Optional[int] = ..., selected: _Optional[int] = ...) -> None: ...
 
 class Status(_message.Message):
-    __slots__ = ("version", "uptime_s", "model_id", "providers", "capture_paused", "online", "sources", "batches", "mean_batch_size", "last_batch_latency_ms", "spool", "last_sync_result", "last_sync_age_s", "config_origin", "strategies", "frames_in", "frames_inferred", "frames_dropped", "near_duplicates", "limited", "active_learning_enabled", "destination_state", "capture_reason", "config_reason", "frames_skipped", "dropped_by_reason")
+    __slots__ = ("version", "uptime_s", "model_id", "providers", "capture_paused", "online", "sources", "batches", "mean_batch_size", "last_batch_latency_ms", "spool", "last_sync_result", "last_sync_age_s", "config_origin", "strategies", "frames_in", "frames_inferred", "frames_dropped", "near_duplicates", "limited", "active_learning_enabled", "destination_state", "capture_reason", "config_reason", "frames_skipped", "dropped_by_reason", "limits", "spool_oldest_age_s", "class_psi")
     class DroppedByReasonEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,13 @@ class Status(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class ClassPsiEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPTIME_S_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +78,9 @@ class Status(_message.Message):
     CONFIG_REASON_FIELD_NUMBER: _ClassVar[int]
     FRAMES_SKIPPED_FIELD_NUMBER: _ClassVar[int]
     DROPPED_BY_REASON_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    SPOOL_OLDEST_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    CLASS_PSI_FIELD_NUMBER: _ClassVar[int]
     version: str
     uptime_s: float
     model_id: str
@@ -97,7 +107,22 @@ class Status(_message.Message):
     config_reason: str
     frames_skipped: int
     dropped_by_reason: _containers.ScalarMap[str, int]
-    def __init__(self, version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., model_id: _Optional[str] = ..., providers: _Optional[_Iterable[str]] = ..., capture_paused: _Optional[bool] = ..., online: _Optional[bool] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., batches: _Optional[int] = ..., mean_batch_size: _Optional[float] = ..., last_batch_latency_ms: _Optional[float] = ..., spool: _Optional[_Union[SpoolStats, _Mapping]] = ..., last_sync_result: _Optional[str] = ..., last_sync_age_s: _Optional[float] = ..., config_origin: _Optional[str] = ..., strategies: _Optional[_Iterable[_Union[StrategyCounters, _Mapping]]] = ..., frames_in: _Optional[int] = ..., frames_inferred: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., near_duplicates: _Optional[int] = ..., limited: _Optional[int] = ..., active_learning_enabled: _Optional[bool] = ..., destination_state: _Optional[str] = ..., capture_reason: _Optional[str] = ..., config_reason: _Optional[str] = ..., frames_skipped: _Optional[int] = ..., dropped_by_reason: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    limits: _containers.RepeatedCompositeFieldContainer[LimitWindow]
+    spool_oldest_age_s: float
+    class_psi: _containers.ScalarMap[str, float]
+    def __init__(self, version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., model_id: _Optional[str] = ..., providers: _Optional[_Iterable[str]] = ..., capture_paused: _Optional[bool] = ..., online: _Optional[bool] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., batches: _Optional[int] = ..., mean_batch_size: _Optional[float] = ..., last_batch_latency_ms: _Optional[float] = ..., spool: _Optional[_Union[SpoolStats, _Mapping]] = ..., last_sync_result: _Optional[str] = ..., last_sync_age_s: _Optional[float] = ..., config_origin: _Optional[str] = ..., strategies: _Optional[_Iterable[_Union[StrategyCounters, _Mapping]]] = ..., frames_in: _Optional[int] = ..., frames_inferred: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., near_duplicates: _Optional[int] = ..., limited: _Optional[int] = ..., active_learning_enabled: _Optional[bool] = ..., destination_state: _Optional[str] = ..., capture_reason: _Optional[str] = ..., config_reason: _Optional[str] = ..., frames_skipped: _Optional[int] = ..., dropped_by_reason: _Optional[_Mapping[str, int]] = ..., limits: _Optional[_Iterable[_Union[LimitWindow, _Mapping]]] = ..., spool_oldest_age_s: _Optional[float] = ..., class_psi: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class LimitWindow(_message.Message):
+    __slots__ = ("strategy", "window", "used", "cap")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
+    CAP_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    window: str
+    used: int
+    cap: int
+    def __init__(self, strategy: _Optional[str] = ..., window: _Optional[str] = ..., used: _Optional[int] = ..., cap: _Optional[int] = ...) -> None: ...
 
 class GetConfigRequest(_message.Message):
     __slots__ = ()

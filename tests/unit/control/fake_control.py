@@ -12,6 +12,7 @@ from agent.control.facade import (
     ConfigView,
     ControlEvent,
     InferResult,
+    LimitView,
     ModelView,
     SourceView,
     SpoolStatsView,
@@ -35,6 +36,8 @@ FULL_STATUS = AgentStatus(
     destination_state="unauthorized: HTTP 401", capture_reason="paused by `framesift ctl pause`",
     config_reason="server unreachable: the last good config from the server", frames_skipped=3,
     dropped_by_reason={"queue_full": 2},
+    limits=(LimitView("everything", "daily", 4, 1000), LimitView("everything", "minutely", 1, 10)),
+    spool_oldest_age_s=42.5, class_psi={"person": 0.31},
 )  # fmt: skip
 
 LOADED = ModelView("nudenet/1", loaded=True, task="object-detection", providers=("CPUExecutionProvider",),

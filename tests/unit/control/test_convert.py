@@ -48,6 +48,11 @@ def test_status_values():
                  "capture_reason", "config_reason", "frames_skipped"):  # fmt: skip
         assert getattr(msg, name) == plain[name], name
     assert dict(msg.dropped_by_reason) == {"queue_full": 2}
+    assert [(lim.strategy, lim.window, lim.used, lim.cap) for lim in msg.limits] == [
+        ("everything", "daily", 4, 1000),
+        ("everything", "minutely", 1, 10),
+    ]
+    assert msg.spool_oldest_age_s == 42.5 and dict(msg.class_psi) == pytest.approx({"person": 0.31})
     assert list(msg.providers) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert msg.last_sync_result == "offline: connection refused"
     assert [(s.id, s.kind, s.state, s.frames, s.dropped, s.last_error) for s in msg.sources] == [
