@@ -50,6 +50,12 @@ listen = "{metrics}"
     return path
 
 
+def folder_source(path: Path, source_id: str = "inbox", poll_interval_s: float = 0.2, settle_ms: float = 100) -> str:
+    """The ``[[sources]]`` block of a watched folder (for ``write_toml(sources=...)``)."""
+    return (f'\n[[sources]]\ntype = "folder"\nid = "{source_id}"\npath = "{path}"\n'
+            f"poll_interval_s = {poll_interval_s}\nsettle_ms = {settle_ms}\n")  # fmt: skip
+
+
 class DaemonProcess:
     def __init__(self, config: Path, env: dict[str, str]) -> None:
         self.config = config

@@ -11,7 +11,7 @@ import pytest
 
 from agent.spool.disk_spool import DiskSpool
 from agent.spool.storage import BALLAST_NAME
-from tests.daemon_process import DaemonProcess, daemon_env, wait_until, write_toml
+from tests.daemon_process import DaemonProcess, daemon_env, folder_source, wait_until, write_toml
 from tests.e2e.test_daemon import ALL, hub_count, set_hub_config
 from tests.frames import spool_item
 from tests.hub_process import API_KEY, HubProcess
@@ -71,14 +71,9 @@ def test_a_full_disk_degrades_and_drains(tiny_fs, tmp_path, hub, data_dir, model
     set_hub_config(hub, ALL)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    toml = write_toml(tmp_path / "agent.toml", state_dir=state, hub_url=hub.url, sources=f"""
-[[sources]]
-type = "folder"
-id = "inbox"
-path = "{inbox}"
-poll_interval_s = 0.2
-settle_ms = 100
-""")  # fmt: skip
+    toml = write_toml(
+        tmp_path / "agent.toml", state_dir=state, hub_url=hub.url, sources=folder_source(inbox, settle_ms=100)
+    )
     daemon = DaemonProcess(toml, daemon_env(models_dir)).start(timeout_s=60)
     client = daemon.client()
     try:
@@ -90,7 +85,8 @@ settle_ms = 100
         cv2.imwrite(str(fresh), cv2.flip(cv2.imread(str(data_dir / "coffee.jpg")), 0))
         shutil.move(fresh, inbox / "b.jpg")
         assert wait_until(lambda: hub_count(hub) >= 1, 60), "".join(
-            line for line in daemon.lines if "304 Not Modified" not in line)[-4000:]
+            line for line in daemon.lines if "304 Not Modified" not in line
+        )[-4000:]
         assert "Traceback" not in "".join(daemon.lines)
     finally:
         client.close()

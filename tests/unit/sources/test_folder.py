@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,13 @@ import pytest
 from agent.frames.scan_progress import ScanProgress
 from agent.pipeline.batcher import DynamicBatcher
 from agent.sources.folder import FolderSource
+from tests.daemon_process import wait_until
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def wait_for(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
+    assert wait_until(condition, timeout_s, interval_s=0.01), "condition not met in time"
 
 
 @pytest.fixture

@@ -13,16 +13,14 @@ from agent.frames.scan_progress import ScanProgress
 from agent.pipeline.batcher import DynamicBatcher
 from agent.sources.folder import FolderSource
 from agent.sources.inotify_watch import InotifyWatch
+from tests.daemon_process import wait_until
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 PHOTO = (DATA / "rocket.jpg").read_bytes()
 
 
 def wait_for(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
+    assert wait_until(condition, timeout_s, interval_s=0.01), "condition not met in time"
 
 
 @pytest.fixture
