@@ -35,6 +35,9 @@ def add_parser(sub: Any) -> None:
                    help="accepted API keys, one per line (default $FRAMESIFT_HUB_KEYS_FILE)")  # fmt: skip
     p.add_argument("--insecure-no-auth", action="store_true", help="accept any API key (testing only)")
     p.add_argument("--max-upload-mb", type=float, default=25.0, help="request body limit (default 25 MB)")
+    p.add_argument("--hosted-images", choices=("public", "any", "off"), default="public",
+                   help="which hosts an upload with image=<url> may fetch from: public addresses only, any, "
+                        "or none")  # fmt: skip
     _add_storage_arguments(p)
     p.add_argument("--workspace", default="framesift", help="the workspace slug POST / answers (default framesift)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning",
@@ -53,8 +56,12 @@ def add_parser(sub: Any) -> None:
                     help="only images in this review state")  # fmt: skip
     ep.add_argument("--state", choices=["approved", "rejected", "pending"], default=None,
                     help="only images with this web app review decision (approved: with corrections)")  # fmt: skip
-    ep.add_argument("--split-ratios", default=None, metavar="TRAIN,VALID,TEST",
-                    help="re-split into train/ valid/ test/ datasets, e.g. 70,20,10 (default: no re-split)")
+    ep.add_argument(
+        "--split-ratios",
+        default=None,
+        metavar="TRAIN,VALID,TEST",
+        help="re-split into train/ valid/ test/ datasets, e.g. 70,20,10 (default: no re-split)",
+    )
     ep.add_argument("--format", choices=["coco", "yolo", "classification"], default="coco", help="dataset layout")
     ep.set_defaults(run=run_export)
     _add_user_parser(hsub)
@@ -141,7 +148,8 @@ def run_server(args: argparse.Namespace) -> int:
     install_redaction(keys)
     storage = open_store(args.data, args.database, args.blobs)
     app = create_app(HubContext(storage, frozenset(keys), args.workspace, not args.insecure_no_auth,
-                                int(args.max_upload_mb * 1024 * 1024)))  # fmt: skip
+                                max_body_bytes=int(args.max_upload_mb * 1024 * 1024),
+                                hosted_images=args.hosted_images))  # fmt: skip
     where = "PostgreSQL" if args.database else str(args.data)
     print(f"framesift hub serving {where} on http://{host}:{port}/", flush=True)
     config = uvicorn.Config(app, host=host, port=port, log_level=args.log_level, access_log=True, log_config=None)

@@ -21,6 +21,7 @@ class HubContext:
     workspace: str = "framesift"
     require_auth: bool = True
     max_body_bytes: int = 25 * 1024 * 1024
+    hosted_images: str = "public"  # public | any | off: which hosts ``image=<url>`` uploads may fetch from
 
     def key_is_valid(self, api_key: str | None) -> bool:
         """Constant-time check against every accepted key."""

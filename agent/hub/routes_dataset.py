@@ -59,7 +59,7 @@ async def upload(request: Request, project: str, ctx: HubContext = AUTHORIZED,
     tags = tuple(dict.fromkeys(check_text("tag", t) for t in tag))
     seq_number, seq_size = _int_param("sequence_number", q.get("sequence_number")), _int_param(
         "sequence_size", q.get("sequence_size"))  # fmt: skip
-    body = await read_upload(request, q.get("image"), ctx.max_body_bytes)
+    body = await read_upload(request, q.get("image"), ctx.max_body_bytes, ctx.hosted_images)
     split = body.split or q.get("split") or "train"
     if split not in SPLITS:
         raise HubInputError(f"invalid split {split[:40]!r}: use train, valid or test")

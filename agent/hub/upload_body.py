@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -49,11 +51,12 @@ def parse_metadata(text: str | None, where: str) -> dict[str, Any] | None:
     return value
 
 
-async def read_upload(request: Request, image_url: str | None, max_bytes: int) -> UploadBody:
-    """Read whichever form the request uses."""
+async def read_upload(request: Request, image_url: str | None, max_bytes: int,
+                      hosted_images: str = "public") -> UploadBody:  # fmt: skip
+    """Read whichever form the request uses (``hosted_images``: see :func:`fetch_hosted_image`)."""
     content_type = request.headers.get("content-type", "")
     if image_url:
-        return UploadBody(await fetch_hosted_image(image_url, max_bytes), None, None, None)
+        return UploadBody(await fetch_hosted_image(image_url, max_bytes, hosted_images), None, None, None)
     if content_type.startswith("multipart/form-data"):
         return await _multipart(request)
     body = await request.body()
@@ -90,13 +93,37 @@ async def _multipart(request: Request) -> UploadBody:
                       parse_metadata(metadata if isinstance(metadata, str) else None, "multipart field"))  # fmt: skip
 
 
-async def fetch_hosted_image(url: str, max_bytes: int) -> bytes:
-    """GET ``url`` (http/https only, at most ``max_bytes``); errors as Roboflow answers them."""
+async def _refuse_private_hosts(request: httpx.Request) -> None:
+    """An httpx request hook (every redirect hop too): the host must resolve to public addresses only."""
+    host = request.url.host
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, request.url.port or 443)
+    except OSError:
+        raise FetchError(f"Could not fetch image URL: cannot resolve {host[:100]!r}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise FetchError(f"Could not fetch image URL: {host[:100]} is a private, loopback or reserved address "
+                             "(this hub fetches from public addresses only: `framesift hub --hosted-images any` "
+                             "allows others)")  # fmt: skip
+
+
+async def fetch_hosted_image(url: str, max_bytes: int, hosted_images: str = "public") -> bytes:
+    """GET ``url`` (http/https only, at most ``max_bytes``); errors as Roboflow answers them.
+
+    ``hosted_images``: ``public`` (default) fetches only from hosts that resolve to public
+    addresses — a hub on a site network must not be turned into a probe of that network —,
+    ``any`` from any host, ``off`` refuses hosted-image uploads.
+    """
+    if hosted_images == "off":
+        raise FetchError("Could not fetch image URL: hosted-image uploads are turned off on this hub "
+                         "(upload the bytes instead)")  # fmt: skip
     if not url.startswith(("http://", "https://")):
         raise FetchError(f"Could not fetch image URL: {url[:200]!r} is not an http(s) URL")
+    hooks = {"request": [_refuse_private_hosts]} if hosted_images == "public" else {}
     try:
         async with (
-            httpx.AsyncClient(timeout=30, follow_redirects=True, max_redirects=3) as client,
+            httpx.AsyncClient(timeout=30, follow_redirects=True, max_redirects=3, event_hooks=hooks) as client,
             client.stream("GET", url) as response,
         ):
             if response.status_code >= 500:

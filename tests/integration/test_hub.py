@@ -22,7 +22,7 @@ def hub(tmp_path_factory):
     data = tmp_path_factory.mktemp("hub") / "data"
     (data / "blobs" / "ab").mkdir(parents=True)
     (data / "blobs" / "ab" / ".tmp-orphan").write_bytes(b"half a file")  # a crash left it
-    process = HubProcess(data, max_upload_mb=0.5).start()
+    process = HubProcess(data, max_upload_mb=0.5, extra_args=("--hosted-images", "any")).start()  # loopback fetches
     yield process
     process.stop()
 
@@ -254,3 +254,19 @@ def test_hostile_config_bodies_are_400_with_a_path(hub, body, path):
                    headers={"content-type": "application/json"})  # fmt: skip
     assert r.status_code == 400, r.text
     assert path in [i["path"] for i in r.json()["error"]["issues"]]
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    (None, "127.0.0.1 is a private, loopback or reserved address"),
+    ("off", "hosted-image uploads are turned off on this hub"),
+])  # fmt: skip
+def test_hosted_urls_are_fetched_from_public_addresses_only(tmp_path, policy, expected):
+    """By default the hub refuses to fetch from its own network (it would probe it for anyone with a key)."""
+    args = ("--hosted-images", policy) if policy else ()
+    hub = HubProcess(tmp_path / "hub", extra_args=args).start()
+    try:
+        r = httpx.post(f"{hub.url}/dataset/forms/upload", timeout=10,
+                       params={"api_key": API_KEY, "image": f"{hub.url}/healthz", "name": "x.png"})  # fmt: skip
+        assert r.status_code == 400 and expected in r.json()["error"]["message"], r.text
+    finally:
+        hub.stop()
