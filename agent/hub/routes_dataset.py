@@ -37,7 +37,8 @@ def _int_param(name: str, value: str | None) -> int | None:
     return int(value)
 
 
-def _image_size(data: bytes, name: str) -> tuple[str, int, int]:
+def image_format_and_size(data: bytes, name: str) -> tuple[str, int, int]:
+    """(format, width, height) of an upload; InvalidImageError for anything that is not an image."""
     fmt = sniff_format(data)
     if fmt not in _ACCEPTED:
         raise InvalidImageError("Invalid image.", hint="upload a JPEG, PNG, BMP, TIFF or WebP")
@@ -65,7 +66,7 @@ async def upload(request: Request, project: str, ctx: HubContext = AUTHORIZED,
         raise HubInputError(f"invalid split {split[:40]!r}: use train, valid or test")
     metadata = body.metadata if body.metadata is not None else parse_metadata(q.get("metadata"), "query parameter")
     name = check_text("image name", PurePosixPath(body.name or q.get("name") or "image").name or "image")
-    fmt, width, height = await run_in_threadpool(_image_size, body.data, name)
+    fmt, width, height = await run_in_threadpool(image_format_and_size, body.data, name)
     image = NewImage(project=project, batch=batch, name=name, data=body.data, format=fmt, width=width, height=height,
                      split=split, tags=tags, metadata=metadata, sequence_number=seq_number, sequence_size=seq_size,
                      inference_id=q.get("inference_id"))  # fmt: skip

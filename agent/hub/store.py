@@ -323,4 +323,13 @@ def open_store(data_dir: Path, database: str | None = None, blobs_dir: Path | No
         return HubStore(PostgresEngine(database), blobs)
     blobs = BlobStore(blobs_dir or data_dir / "blobs")
     blobs.remove_orphaned_temp_files(min_age_s=0)
-    return HubStore(SqliteEngine(data_dir / "index.sqlite"), blobs)
+    from agent.hub import migrate_v1  # the first release's layout, upgraded in place
+
+    index = data_dir / "index.sqlite"
+    upgrade = migrate_v1.needs_migration(index)
+    if upgrade:
+        migrate_v1.set_v1_aside(index)
+    store = HubStore(SqliteEngine(index), blobs)
+    if upgrade:
+        migrate_v1.import_v1(data_dir, store)
+    return store
