@@ -31,6 +31,7 @@ from agent.daemon.inference_loop import InferenceLoop
 from agent.daemon.telemetry import AgentTelemetry
 from agent.errors import ConfigError
 from agent.frames.frame import Frame
+from agent.frames.full_resolution import inference_min_hw
 from agent.frames.scan_progress import ScanProgress
 from agent.inference.loading import load_model
 from agent.pipeline.assembly import build_pipeline
@@ -94,7 +95,8 @@ class Agent:
         source: SourceThread
         if src.type == "folder":
             source = FolderSource(src.id, self.batcher, Path(src.path), progress,
-                                  poll_interval_s=src.poll_interval_s, settle_ms=src.settle_ms)  # fmt: skip
+                                  poll_interval_s=src.poll_interval_s, settle_ms=src.settle_ms,
+                                  decode_min_hw=lambda: inference_min_hw(self.pipeline.stage.model))  # fmt: skip
         else:
             source = VideoSource(src.id, self.batcher, src.path, fps=src.fps, every_nth=src.every_nth,
                                  loop=src.loop)  # fmt: skip

@@ -31,6 +31,7 @@ from agent.daemon.agent import SOURCE_QUEUE_MAX_BYTES, Agent
 from agent.daemon.events import EventBus
 from agent.errors import AgentUnavailableError, FramesiftError
 from agent.frames.frame import Frame
+from agent.frames.full_resolution import inference_min_hw
 from agent.images.decode import decode_image
 from agent.inference.loading import load_model
 from agent.inference.model import Model, VisionModel
@@ -193,8 +194,11 @@ class DaemonControl:
         a = self._live()
         if a.pipeline.stage.model is None:
             raise AgentUnavailableError("no model loaded")
-        pixels = decode_image(data, "request image").pixels
-        result = a.pipeline.stage.infer_one(pixels, source_id or "grpc", submit)
+        decoded = decode_image(data, "request image", min_hw=inference_min_hw(a.pipeline.stage.model))
+        reduced = decoded.reduced  # the bytes ride along: a submitted frame is uploaded at full size
+        result = a.pipeline.stage.infer_one(decoded.pixels, source_id or "grpc", submit,
+                                            encoded=data if reduced else None,
+                                            full_hw=decoded.full_hw if reduced else None)  # fmt: skip
         assert result.batch is not None
         decision = result.decision
         matched: tuple[str, ...] = ()
@@ -208,11 +212,15 @@ class DaemonControl:
     def submit_frame(self, data: bytes, source_id: str, frame_id: str) -> bool:
         a = self._live()
         t0 = time.perf_counter()
-        pixels = decode_image(data, f"frame {frame_id or '?'} of {source_id}").pixels
+        min_hw = inference_min_hw(a.pipeline.stage.model)
+        decoded = decode_image(data, f"frame {frame_id or '?'} of {source_id}", min_hw=min_hw)
         decode_s = time.perf_counter() - t0
         key = f"grpc:{source_id or 'default'}"
         a.batcher.register(key, GRPC_QUEUE_SIZE, "block", max_bytes=SOURCE_QUEUE_MAX_BYTES)  # bounded memory
-        accepted = a.batcher.put(Frame(key, frame_id or key, pixels, decode_s=decode_s), timeout_s=5.0)
+        reduced = decoded.reduced  # the bytes ride along: selected frames are uploaded at full size
+        frame = Frame(key, frame_id or key, decoded.pixels, decode_s=decode_s, encoded=data if reduced else None,
+                      full_hw=decoded.full_hw if reduced else None)  # fmt: skip
+        accepted = a.batcher.put(frame, timeout_s=5.0)
         if not accepted:
             a.telemetry.dropped(key, "backpressure")  # the host app is told; counted like every other loss
         return accepted

@@ -23,6 +23,11 @@ class Frame:
         origin_path: the file the frame was read from, if any: marked done in the source's
             progress only once the frame's batch has been decided and spooled.
         decode_s: seconds spent reading and decoding it (0 when not measured).
+        encoded: the encoded file bytes when ``image`` is a reduced (DCT-scaled) decode of them: the
+            prepare stage decodes them again at upload size for the selected frames. None when
+            ``image`` is all there is (video frames, raw pixels).
+        full_hw: (height, width) of the whole image, upright, when ``image`` is a reduced decode;
+            predictions are mapped back to it. None: ``image`` is full size.
     """
 
     source_id: str
@@ -32,3 +37,10 @@ class Frame:
     captured_wall: float = field(default_factory=time.time)
     origin_path: Path | None = None
     decode_s: float = 0.0
+    encoded: bytes | None = None
+    full_hw: tuple[int, int] | None = None
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes this frame holds: decoded pixels plus the encoded copy."""
+        return int(self.image.nbytes) + (len(self.encoded) if self.encoded is not None else 0)

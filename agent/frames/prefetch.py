@@ -33,12 +33,14 @@ class FileFrame:
         data: the encoded bytes (kept for upload preparation), empty on read error.
         pixels: (H, W, 3) uint8 BGR, or None when ``error`` is set.
         error: per-file failure (decode, size, I/O).
+        full_hw: (height, width) of the whole image when ``pixels`` is a reduced decode, else None.
     """
 
     path: Path
     data: bytes = b""
     pixels: NDArray[np.uint8] | None = None
     error: ImageError | None = None
+    full_hw: tuple[int, int] | None = None
 
 
 @dataclass
@@ -53,16 +55,22 @@ class FrameBatchOfFiles:
         return [f for f in self.frames if f.pixels is not None]
 
 
-def load_file_frame(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> FileFrame:
-    """Read and decode one file, turning every failure into a per-file error."""
+def load_file_frame(
+    path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, min_hw: tuple[int, int] | None = None
+) -> FileFrame:
+    """Read and decode one file, turning every failure into a per-file error.
+
+    ``min_hw``: decode a JPEG at the smallest DCT scale at least this large (see ``decode_image``).
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
         return FileFrame(path, error=ImageError(str(path), f"cannot read file: {exc.strerror}"))
     try:
-        return FileFrame(path, data, decode_image(data, str(path), max_pixels=max_pixels).pixels)
+        decoded = decode_image(data, str(path), max_pixels=max_pixels, min_hw=min_hw)
     except ImageError as exc:
         return FileFrame(path, data, error=exc)
+    return FileFrame(path, data, decoded.pixels, full_hw=decoded.full_hw if decoded.reduced else None)
 
 
 class FramePrefetcher:

@@ -6,6 +6,11 @@ and WebP through OpenCV. Grayscale, alpha and 16-bit images are normalised to
 (H, W, 3) uint8 BGR. Image dimensions are read from the header *before*
 decoding where the format allows, so a decompression bomb is refused without
 allocating its pixels.
+
+``min_hw`` asks for a reduced decode: a JPEG is then decoded with libjpeg's DCT
+scaling at the smallest of 1/1, 1/2, 1/4, 1/8 whose *upright* size is at least
+``min_hw`` (much cheaper than decoding every pixel and resizing); ``full_hw``
+always gives the upright size of the whole image. Other formats ignore it.
 """
 
 from __future__ import annotations
@@ -36,10 +41,18 @@ class DecodedImage:
     Attributes:
         pixels: (H, W, 3) uint8 BGR, upright.
         format: "jpeg", "png", "bmp", "tiff" or "webp".
+        full_hw: (height, width) of the whole image, upright; differs from ``pixels.shape[:2]``
+            only after a reduced decode (``min_hw``).
     """
 
     pixels: NDArray[np.uint8]
     format: str
+    full_hw: tuple[int, int] = (0, 0)
+
+    @property
+    def reduced(self) -> bool:
+        """True when ``pixels`` is smaller than the image (a DCT-scaled decode)."""
+        return self.pixels.shape[:2] != self.full_hw
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -114,13 +127,21 @@ def normalize_to_bgr8(pixels: NDArray[Any], source: str) -> NDArray[np.uint8]:
     raise ImageDecodeError(source, f"unsupported channel count {channels}")
 
 
-def decode_image(data: bytes, source: str = "<bytes>", *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+def decode_image(
+    data: bytes,
+    source: str = "<bytes>",
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_hw: tuple[int, int] | None = None,
+) -> DecodedImage:
     """Decode ``data`` into upright 8-bit BGR pixels.
 
     Args:
         data: the encoded file content.
         source: a name for error messages (usually the file path).
-        max_pixels: refuse images with more pixels than this.
+        max_pixels: refuse images with more pixels than this (counted at full size).
+        min_hw: (height, width) the caller needs at least, upright: a JPEG is decoded at the
+            smallest DCT scale (1/1, 1/2, 1/4, 1/8) that is at least this large. None: full size.
 
     Returns:
         The decoded image, (H, W, 3) uint8 BGR.
@@ -137,7 +158,7 @@ def decode_image(data: bytes, source: str = "<bytes>", *, max_pixels: int = DEFA
     if fmt == "gif":
         raise ImageDecodeError(source, "GIF is not supported; convert it to PNG or JPEG")
     if fmt == "jpeg":
-        return DecodedImage(_decode_jpeg(data, source, max_pixels), fmt)
+        return _decode_jpeg(data, source, max_pixels, min_hw)
     size = _header_size(data, fmt)
     if size is not None:
         _check_pixels(source, size[0], size[1], max_pixels)
@@ -149,20 +170,34 @@ def decode_image(data: bytes, source: str = "<bytes>", *, max_pixels: int = DEFA
     if pixels is None or pixels.size == 0:
         raise ImageDecodeError(source, f"{fmt.upper()} data is truncated or corrupt")
     _check_pixels(source, pixels.shape[0], pixels.shape[1], max_pixels)
-    return DecodedImage(normalize_to_bgr8(pixels, source), fmt)
+    out = normalize_to_bgr8(pixels, source)
+    return DecodedImage(out, fmt, (out.shape[0], out.shape[1]))
 
 
-def _decode_jpeg(data: bytes, source: str, max_pixels: int) -> NDArray[np.uint8]:
+_TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+"""EXIF orientations that swap width and height (the stored image is rotated by 90°)."""
+
+
+def _decode_jpeg(data: bytes, source: str, max_pixels: int, min_hw: tuple[int, int] | None) -> DecodedImage:
     try:
         height, width, _colorspace, _subsampling = simplejpeg.decode_jpeg_header(data)
     except ValueError as exc:
         raise ImageDecodeError(source, f"JPEG header is corrupt: {exc}") from exc
     _check_pixels(source, height, width, max_pixels)
+    orientation = read_jpeg_orientation(data)
+    transposed = orientation in _TRANSPOSING_ORIENTATIONS
+    full_hw = (width, height) if transposed else (height, width)
+    need_h = need_w = 0  # 0: full size
+    if min_hw is not None:
+        need_h, need_w = max(1, int(min_hw[0])), max(1, int(min_hw[1]))
+        if transposed:  # libjpeg scales the stored image, which is the upright one turned by 90°
+            need_h, need_w = need_w, need_h
     try:
-        pixels = simplejpeg.decode_jpeg(data, colorspace="BGR", strict=True)
+        pixels = simplejpeg.decode_jpeg(data, colorspace="BGR", strict=True,
+                                     min_height=need_h, min_width=need_w)  # fmt: skip
     except ValueError as exc:
         reason = str(exc)
         if "premature" in reason.lower():
             reason = "JPEG data is truncated (premature end of file)"
         raise ImageDecodeError(source, f"JPEG decode failed: {reason}") from exc
-    return apply_orientation(pixels, read_jpeg_orientation(data))
+    return DecodedImage(apply_orientation(pixels, orientation), "jpeg", full_hw)

@@ -7,6 +7,10 @@ function, in two halves:
 * ``commit(result)``: prepare the selected frames (resize + JPEG), spool them in one
   durable commit, mark the batch's files done, tell the observer.
 
+Frames decoded at a reduced DCT scale for the model (``Frame.encoded`` / ``full_hw``, see
+``frames/full_resolution.py``) have their predictions scaled back into the full image right
+after inference, and only the selected ones are decoded again, at upload size, by ``commit``.
+
 ``process`` runs both in a row (``scan``, the SDK); the daemon hands the first half's
 result to :class:`~agent.pipeline.prepare_queue.PrepareQueue`, whose thread commits it,
 so the model never waits for JPEG encoding or fsync. A frame is *decided* only once
@@ -34,8 +38,9 @@ from numpy.typing import NDArray
 
 from agent.config.al_config import ActiveLearningConfig
 from agent.config.snapshot import ConfigSource
-from agent.errors import AgentUnavailableError, DiskFullError, SpoolFullError
+from agent.errors import AgentUnavailableError, DiskFullError, ImageError, SpoolFullError
 from agent.frames.frame import Frame
+from agent.frames.full_resolution import decode_for_upload, restore_full_resolution
 from agent.frames.scan_progress import ScanProgress
 from agent.inference.model import Model
 from agent.limits.store import LimitStore
@@ -103,8 +108,9 @@ class StageResult:
 
     @property
     def held_bytes(self) -> int:
-        """Pixel bytes this result holds until it is committed."""
-        return sum(image.nbytes for image in self.selected_images.values())
+        """Pixel and encoded bytes this result holds until it is committed."""
+        encoded = sum(len(self.frames[i].encoded or b"") for i in self.selected_images)
+        return encoded + sum(image.nbytes for image in self.selected_images.values())
 
 
 class StageObserver(Protocol):
@@ -229,7 +235,7 @@ class BatchStage:
             if model is not None and frames:
                 images = [f.image for f in frames]
                 t0 = time.perf_counter()
-                result.batch = model.predict(images, [f.frame_id for f in frames])
+                result.batch = restore_full_resolution(model.predict(images, [f.frame_id for f in frames]), frames)
                 result.infer_s = time.perf_counter() - t0
                 self._record_model_times(result, model)
                 if self.capturing():
@@ -237,6 +243,7 @@ class BatchStage:
         for index, frame in enumerate(frames):
             if index not in result.selected_images:
                 frame.image = _RELEASED  # bounded memory: only selected pixels wait for prepare
+                frame.encoded = None
         return result
 
     def commit(self, result: StageResult) -> StageResult:
@@ -246,6 +253,8 @@ class BatchStage:
             if result.selected_images and result.decision is not None:
                 self._prepare_and_spool(result)
             result.selected_images = {}
+            for frame in result.frames:
+                frame.encoded = None
             if self.progress is not None:
                 done = [f.origin_path for f in result.frames if f.origin_path is not None]
                 try:
@@ -257,20 +266,23 @@ class BatchStage:
                 self.observer.batch_done(result)
         return result
 
-    def infer_one(self, image: NDArray[np.uint8], source_id: str, submit: bool) -> StageResult:
+    def infer_one(self, image: NDArray[np.uint8], source_id: str, submit: bool, *, encoded: bytes | None = None,
+                  full_hw: tuple[int, int] | None = None) -> StageResult:  # fmt: skip
         """Predict one decoded image; with ``submit`` (and capture on) also select and spool it.
+
+        ``encoded`` and ``full_hw``: as on :class:`Frame`, when ``image`` is a reduced decode.
 
         Raises:
             AgentUnavailableError: no model is loaded.
         """
-        frame = Frame(source_id, source_id, image)
+        frame = Frame(source_id, source_id, image, encoded=encoded, full_hw=full_hw)
         result = StageResult([frame])
         with self._lock:
             model = self._model
             if model is None:
                 raise AgentUnavailableError("no model loaded")
             t0 = time.perf_counter()
-            result.batch = model.predict([image])
+            result.batch = restore_full_resolution(model.predict([image]), [frame])
             result.infer_s = time.perf_counter() - t0
             self._record_model_times(result, model)
             if submit and self.capturing():
@@ -320,8 +332,9 @@ class BatchStage:
         t0 = time.perf_counter()
         items = []
         for sel in decision.selections:
+            pixels = self._upload_pixels(result, sel.frame, cfg.max_image_size)
             prepared = prepare_frame(
-                result.selected_images[sel.frame], batch, sel.frame, max_image_size=cfg.max_image_size,
+                pixels, batch, sel.frame, max_image_size=cfg.max_image_size,
                 jpeg_quality=cfg.jpeg_compression_level, persist_predictions=bool(cfg.persist_predictions),
             )  # fmt: skip
             items.append(SpoolItem(
@@ -346,6 +359,16 @@ class BatchStage:
                     break  # the limit store cannot write either: the credits are spent
         finally:
             result.stage_s["spool"] = time.perf_counter() - t1
+
+    @staticmethod
+    def _upload_pixels(result: StageResult, index: int, max_image_size: list[int] | None) -> NDArray[np.uint8]:
+        """Frame ``index``'s pixels at upload size: its bytes decoded again when it was reduced for the model."""
+        frame, reduced = result.frames[index], result.selected_images[index]
+        try:
+            return decode_for_upload(frame, reduced, max_image_size)
+        except ImageError as exc:  # decoded once already; never lose the frame over its second decode
+            logger.warning("%s; uploading the model's %dx%d decode instead", exc, reduced.shape[1], reduced.shape[0])
+            return reduced
 
     def on_duplicate(self, record: SpoolRecord) -> None:
         """The destination already had these bytes: give the frame's limit credit back."""

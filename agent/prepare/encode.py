@@ -108,20 +108,22 @@ def prepare_frame(
     """Encode frame ``frame`` of ``batch`` for upload.
 
     Args:
-        image: (H, W, 3) uint8 BGR, the frame the predictions were made on.
-        batch: the predictions of its batch.
+        image: (H, W, 3) uint8 BGR, the frame's pixels: its full size ``batch.image_hw[frame]``, or
+            a reduced decode of it at least as large as the upload size (resized to it here).
+        batch: the predictions of its batch, in the full image's pixels.
         frame: index of the frame in ``batch``.
         max_image_size: [height, width] to fit in, or None.
         jpeg_quality: 1..100.
         persist_predictions: send the prediction as a draft annotation.
     """
+    full_h, full_w = (int(v) for v in batch.image_hw[frame])  # the frame the predictions are in
+    nh, nw = fit_size(full_h, full_w, max_image_size)
     h, w = image.shape[:2]
-    nh, nw = fit_size(h, w, max_image_size)
     pixels = image if (nh, nw) == (h, w) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
     jpeg = simplejpeg.encode_jpeg(np.ascontiguousarray(pixels), quality=jpeg_quality, colorspace="BGR")
     one = batch.select_frames([frame])
     if not one.is_stub:
-        one = _scaled(one, nw / w, nh / h, (nh, nw))
+        one = _scaled(one, nw / full_w, nh / full_h, (nh, nw))
     prediction = batch_to_roboflow(one)[0]
     annotation = None
     if persist_predictions:

@@ -10,13 +10,16 @@ A file is recorded as finished in the state directory once its batch has been
 decided and the frames selected from it are spooled (the pipeline's stage does
 that, as for ``scan``), so a restart neither reprocesses it nor loses it when the
 agent stopped before its batch ran. Files that fail to decode are recorded at once
-(and logged once).
+(and logged once). With ``decode_min_hw`` a JPEG is decoded for the model at a reduced
+DCT scale and its bytes ride along on the frame, so only selected frames are decoded
+at full size (in the prepare stage).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.errors import DiskFullError
@@ -37,13 +40,20 @@ class FolderSource(SourceThread):
     kind = "folder"
 
     def __init__(self, source_id: str, batcher: DynamicBatcher, path: Path, progress: ScanProgress, *,
-                 poll_interval_s: float = 1.0, settle_ms: float = 500.0, use_events: bool = True) -> None:  # fmt: skip
+                 poll_interval_s: float = 1.0, settle_ms: float = 500.0, use_events: bool = True,
+                 decode_min_hw: Callable[[], tuple[int, int] | None] = lambda: None) -> None:  # fmt: skip
+        """
+        Args:
+            decode_min_hw: read before each file: the (height, width) the model needs at least
+                (``frames.full_resolution.inference_min_hw``), or None to decode at full size.
+        """
         super().__init__(source_id, batcher)
         self.path = path
         self.progress = progress
         self.poll_interval_s = poll_interval_s
         self.settle_s = settle_ms / 1000.0
         self.use_events = use_events
+        self.decode_min_hw = decode_min_hw
         self.events_active = False  # True while inotify events are being received
         self._seen: dict[Path, tuple[int, int, float]] = {}  # path -> (size, mtime_ns, stable since)
         self._in_flight: set[Path] = set()  # handed to the batcher, not yet decided
@@ -137,7 +147,7 @@ class FolderSource(SourceThread):
 
     def _emit(self, path: Path) -> None:
         t0 = time.perf_counter()
-        frame = load_file_frame(path)
+        frame = load_file_frame(path, min_hw=self.decode_min_hw())
         decode_s = time.perf_counter() - t0
         self._seen.pop(path, None)
         if frame.pixels is None:
@@ -147,7 +157,8 @@ class FolderSource(SourceThread):
                 self.progress.mark_done([path])
             except DiskFullError as exc:  # recorded later; the file is skipped again after a restart
                 logger.warning("folder %s: %s", self.id, exc)
-        elif self.offer(Frame(self.id, str(path), frame.pixels, origin_path=path, decode_s=decode_s)):
+        elif self.offer(Frame(self.id, str(path), frame.pixels, origin_path=path, decode_s=decode_s,
+                              encoded=frame.data if frame.full_hw else None, full_hw=frame.full_hw)):  # fmt: skip
             self._in_flight.add(path)
             self.status.frames += 1
         # else: stopping before the queue had room; the file is read again at the next start

@@ -126,3 +126,47 @@ def test_sniff_format():
     assert sniff_format(b"\xff\xd8\xff\xdb") == "jpeg"
     assert sniff_format(b"RIFF\0\0\0\0WEBPVP8 ") == "webp"
     assert sniff_format(b"nope") is None
+
+
+@pytest.mark.parametrize(
+    ("size_hw", "min_hw", "expected_hw"),
+    [
+        pytest.param((720, 1280), (320, 320), (360, 640), id="720p-for-320-is-half"),
+        pytest.param((720, 1280), (180, 320), (180, 320), id="720p-quarter"),
+        pytest.param((720, 1280), (1000, 1000), (720, 1280), id="never-upscaled"),
+        pytest.param((720, 1280), (1, 1), (90, 160), id="at-most-an-eighth"),
+    ],
+)
+def test_reduced_jpeg_decode_picks_the_smallest_dct_scale_at_least_min_hw(size_hw, min_hw, expected_hw):
+    pixels = np.random.default_rng(0).integers(0, 255, (*size_hw, 3), dtype=np.uint8)
+    data = simplejpeg.encode_jpeg(pixels, quality=90, colorspace="BGR")
+    image = decode_image(data, min_hw=min_hw)
+    assert image.pixels.shape == (*expected_hw, 3)
+    assert image.full_hw == size_hw
+    assert image.reduced == (expected_hw != size_hw)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "full_hw"), [(1, (160, 320)), (3, (160, 320)), (6, (320, 160)), (8, (320, 160))]
+)
+def test_reduced_decode_is_upright_and_its_min_hw_is_upright(orientation, full_hw):
+    pixels = np.zeros((160, 320, 3), np.uint8)
+    pixels[:, :160] = 255  # left half white
+    data = _jpeg_with_orientation(pixels, orientation)
+    full = decode_image(data).pixels
+    # upright 80 rows x 40 cols (or 40 x 80) needed: the stored image must reach it once turned
+    need = (full_hw[0] // 4, full_hw[1] // 4)
+    image = decode_image(data, min_hw=need)
+    assert image.full_hw == full_hw == full.shape[:2]
+    assert image.pixels.shape[:2] == need  # a quarter, upright
+    upright_small = cv2.resize(full, (need[1], need[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(image.pixels.astype(int) - upright_small).mean() < 8  # same picture, same way up
+
+
+@pytest.mark.parametrize("ext", [".png", ".bmp"])
+def test_min_hw_leaves_other_formats_at_full_size(ext):
+    pixels = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(ext, pixels)
+    assert ok
+    image = decode_image(buf.tobytes(), min_hw=(8, 8))
+    assert image.pixels.shape == (64, 96, 3) and image.full_hw == (64, 96) and not image.reduced

@@ -85,3 +85,32 @@ def test_undecodable_file_is_finished_at_once(tmp_path, progress):
         assert batcher.pending() == 0 and "bad.jpg" in source.status.last_error
     finally:
         source.stop(2.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "min_hw", "image_hw", "full_hw", "keeps_bytes"),
+    [
+        pytest.param("rocket.jpg", (160, 160), (161, 240), (427, 640), True, id="jpeg-reduced-keeps-its-bytes"),
+        pytest.param("rocket.jpg", None, (427, 640), None, False, id="no-model-size-full-decode"),
+        pytest.param("page.png", (16, 16), None, None, False, id="png-always-full"),
+    ],
+)
+def test_decode_min_hw_reduces_jpegs_for_the_model(tmp_path, progress, name, min_hw, image_hw, full_hw, keeps_bytes):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = (DATA / name).read_bytes()
+    (folder / name).write_bytes(data)
+    batcher = DynamicBatcher(4, 0)
+    batcher.register("f", 8, "block")
+    source = FolderSource("f", batcher, folder, progress, poll_interval_s=0.01, settle_ms=0,
+                          decode_min_hw=lambda: min_hw)  # fmt: skip
+    source.start()
+    try:
+        wait_for(lambda: batcher.pending() == 1)
+        (frame,) = batcher.next_batch(threading.Event(), idle_wait_s=0.1)
+    finally:
+        source.stop(2.0)
+    if image_hw is not None:
+        assert frame.image.shape[:2] == image_hw
+    assert frame.full_hw == full_hw
+    assert (frame.encoded == data) if keeps_bytes else frame.encoded is None
