@@ -284,3 +284,15 @@ def test_user_add_reads_the_password_from_stdin_and_refuses_a_short_one(tmp_path
     assert short.stderr.strip() == "framesift: error: the password must have at least 8 characters"
     bad = subprocess.run([*cmd[:6], "--role", "owner"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "invalid choice: 'owner'" in bad.stderr
+
+
+def test_password_guessing_is_throttled_per_name(hub):
+    client = new_client(hub)
+    token = csrf_of(client.get("/-/login").text)
+    for _ in range(5):
+        wrong = client.post("/-/login", data={"username": "mallory", "password": "guess", "csrf_token": token})
+        assert wrong.status_code == 401
+    locked = client.post("/-/login", data={"username": "mallory", "password": "guess", "csrf_token": token})
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
+    assert int(locked.headers["retry-after"]) > 0
+    signed_in(hub, ADMIN, ADMIN_PW)  # another name signs in from the same address

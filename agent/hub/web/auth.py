@@ -117,10 +117,19 @@ async def login(request: Request) -> Response:
         return app.render("login.html", None, status_code=403, login_csrf=cookie, next=target, no_users=False,
                           error="The sign-in form expired (CSRF check failed): please try again.")  # fmt: skip
     name, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
+    client = request.client.host if request.client else "?"
+    wait_s = app.sign_in_throttle.retry_after_s(name, client)
+    if wait_s > 0:
+        refused = app.render("login.html", None, status_code=429, login_csrf=cookie, next=target, no_users=False,
+                              error=f"Too many failed sign-ins: try again in {wait_s / 60:.0f} minute(s).")  # fmt: skip
+        refused.headers["Retry-After"] = str(int(wait_s) + 1)
+        return refused
     user = await run_in_threadpool(app.accounts.authenticate, name, password)
     if user is None:
+        app.sign_in_throttle.failed(name, client)
         return app.render("login.html", None, status_code=401, login_csrf=cookie, next=target, no_users=False,
                           error="Wrong user name or password.")  # fmt: skip
+    app.sign_in_throttle.succeeded(name)
     token = await run_in_threadpool(app.accounts.open_session, user)
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, token, int(SESSION_TTL_S))

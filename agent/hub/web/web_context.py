@@ -20,6 +20,7 @@ from agent.hub.context import HubContext
 from agent.hub.web.accounts_store import AccountStore, Session
 from agent.hub.web.fleet import FleetStore
 from agent.hub.web.review_store import ReviewStore
+from agent.hub.web.sign_in_throttle import SignInThrottle
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -65,6 +66,7 @@ class WebApp:
         self.accounts = AccountStore(hub.store.engine)
         self.reviews = ReviewStore(hub.store.engine)
         self.fleet = FleetStore(hub.store.engine)
+        self.sign_in_throttle = SignInThrottle()
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                                             undefined=jinja2.StrictUndefined)  # fmt: skip
         self.templates.filters["when"] = _when
