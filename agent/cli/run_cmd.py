@@ -117,14 +117,18 @@ def _reload(path: Path | None, control: DaemonControl, settings: AgentSettings,
         if getattr(new_settings, section) != getattr(settings, section):
             logger.warning("SIGHUP: [%s] changes need a restart; other sections are reloaded", section)
     logger.warning("SIGHUP: reloading %s", path or "built-in defaults")
-    control.agent.stop(timeout_s=8.0)  # releases the spool and the limit store for the new agent
-    for attempt, candidate in (("new", new_settings), ("previous", settings)):
-        try:
-            agent = Agent(candidate, telemetry)
-        except FramesiftError as exc:
-            logger.error("SIGHUP: cannot start the %s configuration: %s", attempt, exc)
-            continue
-        agent.start()
-        control.swap(agent)  # the control socket stays up; RPCs now reach the new pipeline
-        return candidate
+    control.begin_reload()  # control calls wait for the new agent instead of failing
+    try:
+        control.agent.stop(timeout_s=8.0)  # releases the spool and the limit store for the new agent
+        for attempt, candidate in (("new", new_settings), ("previous", settings)):
+            try:
+                agent = Agent(candidate, telemetry)
+            except FramesiftError as exc:
+                logger.error("SIGHUP: cannot start the %s configuration: %s", attempt, exc)
+                continue
+            agent.start()
+            control.swap(agent)  # the control socket stays up; RPCs now reach the new pipeline
+            return candidate
+    finally:
+        control.end_reload()
     raise FramesiftError("SIGHUP: neither the new nor the previous configuration starts")

@@ -31,7 +31,6 @@ from agent.daemon.agent import SOURCE_QUEUE_MAX_BYTES, Agent
 from agent.daemon.events import EventBus
 from agent.errors import AgentUnavailableError, FramesiftError
 from agent.frames.frame import Frame
-from agent.frames.full_resolution import inference_min_hw
 from agent.images.decode import decode_image
 from agent.inference.loading import load_model
 from agent.inference.model import Model, VisionModel
@@ -39,6 +38,9 @@ from agent.inference.registry import ModelRegistry, default_models_dir
 from agent.limits.windows import WINDOWS
 from agent.predictions.roboflow_json import batch_to_roboflow
 from agent.spool.disk_spool import SpoolStats
+
+RELOAD_WAIT_S = 60.0
+"""How long a control call waits for a SIGHUP reload to finish before answering UNAVAILABLE."""
 
 GRPC_QUEUE_SIZE = 64
 """Frames a host app may have waiting per source before SubmitFrames reports backpressure."""
@@ -65,25 +67,43 @@ class DaemonControl:
         self._agent = agent
         self._events = events
         self._swap_lock = threading.Lock()
+        self._serving = threading.Event()  # cleared while a reload replaces the agent
+        self._serving.set()
         self.started_mono = time.monotonic()
 
     @property
     def agent(self) -> Agent:
-        """The agent in service."""
+        """The agent in service (during a reload: the one being replaced)."""
         return self._agent
 
+    def begin_reload(self) -> None:
+        """A reload starts: calls wait for the new agent instead of reaching the stopping one."""
+        self._serving.clear()
+
     def swap(self, agent: Agent) -> None:
-        """From now on, answer for ``agent`` (SIGHUP reload)."""
+        """From now on, answer for ``agent`` (SIGHUP reload); waiting calls go on."""
         with self._swap_lock:
             agent.capture_paused = self._agent.capture_paused  # a paused agent stays paused across reloads
             self._agent = agent
+        self._serving.set()
+
+    def end_reload(self) -> None:
+        """The reload is over (even a failed one): calls proceed."""
+        self._serving.set()
 
     @property
     def stopping(self) -> bool:
-        return self._agent.stopping
+        """True once the process is shutting down (a reload is not a shutdown)."""
+        return self._serving.is_set() and self._agent.stopping
+
+    def _current(self) -> Agent:
+        """The agent to answer with; during a reload, the new one once it serves (no call fails meanwhile)."""
+        if not self._serving.wait(RELOAD_WAIT_S):
+            raise AgentUnavailableError(f"the agent is still reloading its configuration after {RELOAD_WAIT_S:.0f} s")
+        return self._agent
 
     def _live(self) -> Agent:
-        agent = self._agent
+        agent = self._current()
         if agent.stopping:
             raise AgentUnavailableError("the agent is stopping")
         return agent
@@ -91,7 +111,7 @@ class DaemonControl:
     # ------------------------------------------------------------------ status
 
     def status(self) -> AgentStatus:
-        a = self._agent
+        a = self._current()
         stage, counts, telemetry = a.pipeline.stage, a.batcher.stats(), a.telemetry
         dropped_by_source, dropped_by_reason = telemetry.dropped_by_source(), telemetry.dropped_by_reason()
         known = {s.id for s in a.sources}
@@ -120,7 +140,7 @@ class DaemonControl:
 
     def _limits(self) -> tuple[LimitView, ...]:
         """Credits used and caps per strategy and window (empty while the limit store cannot be read)."""
-        stage = self._agent.pipeline.stage
+        stage = self._current().pipeline.stage
         now = datetime.now(timezone.utc)
         views: list[LimitView] = []
         try:
@@ -135,14 +155,14 @@ class DaemonControl:
 
     def _spool_age_s(self) -> float:
         """Seconds the oldest waiting frame has waited; -1 when the spool is empty."""
-        spool = self._agent.pipeline.spool
+        spool = self._current().pipeline.spool
         oldest = spool.list(limit=1) if spool is not None else []
         return max(0.0, time.time() - oldest[0].created_s) if oldest else -1.0
 
     # ------------------------------------------------------------------ config
 
     def get_config(self) -> ConfigView:
-        snap = self._agent.holder.current
+        snap = self._current().holder.current
         return ConfigView(snap.document, snap.origin, snap.etag or "", snap.version)
 
     def set_config(self, text: str) -> ConfigView:
@@ -158,13 +178,13 @@ class DaemonControl:
         return self.get_config()
 
     def set_paused(self, paused: bool) -> bool:
-        self._agent.capture_paused = paused
+        self._current().capture_paused = paused
         return paused
 
     # ------------------------------------------------------------------ models
 
     def list_models(self) -> list[ModelView]:
-        a = self._agent
+        a = self._current()
         current = a.pipeline.stage.model
         registry = ModelRegistry(a.settings.agent.models_dir or default_models_dir())
         views = [ModelView(r.model_id, loaded=current is not None and r.model_id == current.model_id)
@@ -183,7 +203,7 @@ class DaemonControl:
         return model_view(model)
 
     def unload_model(self) -> ModelView:
-        a = self._agent
+        a = self._current()
         old = a.pipeline.stage.swap_model(None)
         a.telemetry.model_event(f"unloaded {old.model_id if old else ''}")
         return model_view(old, loaded=False) if old is not None else ModelView("", loaded=False)
@@ -194,7 +214,7 @@ class DaemonControl:
         a = self._live()
         if a.pipeline.stage.model is None:
             raise AgentUnavailableError("no model loaded")
-        decoded = decode_image(data, "request image", min_hw=inference_min_hw(a.pipeline.stage.model))
+        decoded = decode_image(data, "request image", min_hw=a.pipeline.stage.decode_min_hw())
         reduced = decoded.reduced  # the bytes ride along: a submitted frame is uploaded at full size
         result = a.pipeline.stage.infer_one(decoded.pixels, source_id or "grpc", submit,
                                             encoded=data if reduced else None,
@@ -212,7 +232,7 @@ class DaemonControl:
     def submit_frame(self, data: bytes, source_id: str, frame_id: str) -> bool:
         a = self._live()
         t0 = time.perf_counter()
-        min_hw = inference_min_hw(a.pipeline.stage.model)
+        min_hw = a.pipeline.stage.decode_min_hw()
         decoded = decode_image(data, f"frame {frame_id or '?'} of {source_id}", min_hw=min_hw)
         decode_s = time.perf_counter() - t0
         key = f"grpc:{source_id or 'default'}"
@@ -236,7 +256,7 @@ class DaemonControl:
     # ------------------------------------------------------------------ spool
 
     def spool_stats(self) -> SpoolStatsView:
-        spool = self._agent.pipeline.spool
+        spool = self._current().pipeline.spool
         return _spool_view(spool.stats() if spool else None)
 
     def flush_spool(self, timeout_s: float) -> SpoolStatsView:

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 
 import httpx
 import pytest
@@ -24,9 +25,30 @@ def test_sighup_reloads_and_keeps_running_on_bad_toml(tmp_path, models_dir):
         client = daemon.client()
         assert client.status().model_id == "first/0"
         assert "framesift_frames_inferred" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        errors: list[Exception] = []
+        calls = [0]
+        stop = threading.Event()
+
+        def hammer() -> None:  # control calls all through the reload: none may fail
+            while not stop.is_set():
+                try:
+                    client.status()
+                    client.get_config()
+                    client.set_config(None)  # refused while the old agent stops, unless calls wait
+                    calls[0] += 1
+                except Exception as exc:
+                    errors.append(exc)
+
+        thread = threading.Thread(target=hammer, daemon=True)
+        thread.start()
         cfg.write_text(cfg.read_text().replace('id = "first/0"', 'id = "second/0"'))
         daemon.signal(signal.SIGHUP)
         assert wait_until(lambda: _model(client) == "second/0", 20)
+        assert wait_until(lambda: any("SIGHUP: reloading" in ln for ln in daemon.lines), 10)
+        stop.set()
+        thread.join(10)
+        assert not errors, errors[:3]
+        assert calls[0] > 0
         assert daemon.proc.poll() is None
         assert "framesift_frames_inferred" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         cfg.write_text(cfg.read_text() + "\n[model]\nbroken = \n")
