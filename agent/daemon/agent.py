@@ -31,7 +31,6 @@ from agent.daemon.inference_loop import InferenceLoop
 from agent.daemon.telemetry import AgentTelemetry
 from agent.errors import ConfigError
 from agent.frames.frame import Frame
-from agent.frames.full_resolution import inference_min_hw
 from agent.frames.scan_progress import ScanProgress
 from agent.inference.loading import load_model
 from agent.pipeline.assembly import build_pipeline
@@ -96,7 +95,7 @@ class Agent:
         if src.type == "folder":
             source = FolderSource(src.id, self.batcher, Path(src.path), progress,
                                   poll_interval_s=src.poll_interval_s, settle_ms=src.settle_ms,
-                                  decode_min_hw=lambda: inference_min_hw(self.pipeline.stage.model))  # fmt: skip
+                                  decode_min_hw=self.pipeline.stage.decode_min_hw)  # fmt: skip
         else:
             source = VideoSource(src.id, self.batcher, src.path, fps=src.fps, every_nth=src.every_nth,
                                  loop=src.loop)  # fmt: skip

@@ -11,6 +11,9 @@ bring the frame back to its real size:
 * :func:`decode_for_upload`: the prepare stage decodes a selected frame's bytes again,
   at the smallest DCT scale that still covers the upload size (``max_image_size``, or
   the full image), so uploads keep their resolution.
+
+A selected frame is thus decoded twice; :class:`DecodeSizePolicy` decodes at full size
+instead while most recent frames were selected (then the reduced decode is pure extra work).
 """
 
 from __future__ import annotations
@@ -43,6 +46,31 @@ def inference_min_hw(model: object | None) -> tuple[int, int] | None:
         side = math.ceil(max(h, w) / spec.crop_fraction)
         return side, side
     return h, w
+
+
+class DecodeSizePolicy:
+    """Reduced decodes while few frames are selected, full ones while most are.
+
+    A reduced decode costs R, a full one F (R ≈ 0.3–0.65 F at 1280×720, by subsampling); with a
+    selected share s the reduced path costs R + s·F per frame against F, so it pays while
+    s < 1 − R/F. The share is an exponential moving average over batches (``weight`` each).
+    """
+
+    def __init__(self, full_decode_share: float = 0.5, weight: float = 0.2) -> None:
+        self.full_decode_share = full_decode_share
+        self.weight = weight
+        self.selected_share = 0.0
+
+    def observe(self, selected: int, frames: int) -> None:
+        """One batch of ``frames`` frames had ``selected`` of them selected."""
+        if frames > 0:
+            self.selected_share += self.weight * (selected / frames - self.selected_share)
+
+    def min_hw(self, model: object | None) -> tuple[int, int] | None:
+        """(height, width) to decode JPEGs at for ``model``, or None for full size."""
+        if self.selected_share >= self.full_decode_share:
+            return None
+        return inference_min_hw(model)
 
 
 def restore_full_resolution(batch: PredictionBatch, frames: Sequence[Frame]) -> PredictionBatch:

@@ -40,7 +40,7 @@ from agent.config.al_config import ActiveLearningConfig
 from agent.config.snapshot import ConfigSource
 from agent.errors import AgentUnavailableError, DiskFullError, ImageError, SpoolFullError
 from agent.frames.frame import Frame
-from agent.frames.full_resolution import decode_for_upload, restore_full_resolution
+from agent.frames.full_resolution import DecodeSizePolicy, decode_for_upload, restore_full_resolution
 from agent.frames.scan_progress import ScanProgress
 from agent.inference.model import Model
 from agent.limits.store import LimitStore
@@ -158,6 +158,7 @@ class BatchStage:
         self.observer = observer
         self._model = model
         self._lock = threading.Lock()
+        self.decode_size = DecodeSizePolicy()
         snap = config.current
         self._selector = self._new_selector(snap.config, None)
         self._selector_version = snap.version
@@ -196,6 +197,10 @@ class BatchStage:
         self._lock = threading.Lock()
         self._model = model
         self._selector.model_id = model.model_id if model else ""
+
+    def decode_min_hw(self) -> tuple[int, int] | None:
+        """(height, width) sources decode JPEGs at for the model in use; None: full size."""
+        return self.decode_size.min_hw(self._model)
 
     def capturing(self) -> bool:
         """True when selection runs: capture not paused and the config enabled."""
@@ -315,6 +320,7 @@ class BatchStage:
             return
         finally:
             result.stage_s["sample"] = time.perf_counter() - t0
+        self.decode_size.observe(len(decision.selections), len(sources))
         result.near_duplicates = st.near_duplicates - before[0]
         result.limited_batch = st.limited_batch - before[1]
         result.limited_strategy = st.limited_strategy - before[2]

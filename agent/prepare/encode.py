@@ -2,7 +2,8 @@
 
 * Downscale to fit ``max_image_size`` [height, width], aspect kept, never upscaled
   (the reference's size arithmetic, ``int()`` truncation included).
-* JPEG at ``jpeg_compression_level`` with simplejpeg (libjpeg-turbo). The bytes are
+* JPEG at ``jpeg_compression_level`` with simplejpeg (libjpeg-turbo), 4:2:0 chroma
+  subsampling (as the reference's ``cv2.imencode``; a third faster than 4:4:4). The bytes are
   final: they are spooled as they are and never re-encoded, because the server
   deduplicates on the SHA-256 of exactly these bytes.
 * The annotation is the prediction in Roboflow JSON **in the uploaded JPEG's pixel
@@ -120,7 +121,8 @@ def prepare_frame(
     nh, nw = fit_size(full_h, full_w, max_image_size)
     h, w = image.shape[:2]
     pixels = image if (nh, nw) == (h, w) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    jpeg = simplejpeg.encode_jpeg(np.ascontiguousarray(pixels), quality=jpeg_quality, colorspace="BGR")
+    jpeg = simplejpeg.encode_jpeg(np.ascontiguousarray(pixels), quality=jpeg_quality, colorspace="BGR",
+                                  colorsubsampling="420")  # fmt: skip
     one = batch.select_frames([frame])
     if not one.is_stub:
         one = _scaled(one, nw / full_w, nh / full_h, (nh, nw))

@@ -45,7 +45,7 @@ class FolderSource(SourceThread):
         """
         Args:
             decode_min_hw: read before each file: the (height, width) the model needs at least
-                (``frames.full_resolution.inference_min_hw``), or None to decode at full size.
+                (``BatchStage.decode_min_hw``), or None to decode at full size.
         """
         super().__init__(source_id, batcher)
         self.path = path

@@ -18,7 +18,7 @@ import simplejpeg
 from agent.config.al_config import validate_al_config
 from agent.config.snapshot import StaticConfig
 from agent.frames.frame import Frame
-from agent.frames.full_resolution import inference_min_hw, restore_full_resolution
+from agent.frames.full_resolution import DecodeSizePolicy, inference_min_hw, restore_full_resolution
 from agent.images.decode import decode_image
 from agent.inference.model import StubModel, VisionModel
 from agent.limits.local_store import LocalLimitStore
@@ -165,3 +165,29 @@ def test_restore_full_resolution_scales_keypoints_and_tells_the_stub_the_full_si
 
     stub = StubModel("proj/0").predict([frame.image])
     assert restore_full_resolution(stub, [frame]).image_hw.tolist() == [[200, 400]]
+
+
+@pytest.mark.parametrize(
+    ("batches", "reduced"),
+    [
+        pytest.param([], True, id="start-reduced"),
+        pytest.param([(1, 20)] * 20, True, id="5-percent-selected"),
+        pytest.param([(8, 8)] * 4, False, id="everything-selected-full-decode"),
+        pytest.param([(8, 8)] * 10 + [(0, 8)] * 10, True, id="back-to-reduced-when-selection-drops"),
+    ],
+)
+def test_decode_size_policy_decodes_at_full_size_while_most_frames_are_selected(model, batches, reduced):
+    policy = DecodeSizePolicy()
+    for selected, frames in batches:
+        policy.observe(selected, frames)
+    assert policy.min_hw(model) == ((320, 320) if reduced else None)
+    assert policy.min_hw(StubModel("proj/0")) is None and policy.min_hw(None) is None
+
+
+def test_the_stage_switches_to_full_decodes_when_everything_is_selected(model, data_dir, limits):
+    data = _photo(data_dir, "astronaut.jpg")
+    stage = BatchStage(model, everything(), limits, MemorySpool(), project="proj", seed=0)
+    assert stage.decode_min_hw() == (320, 320)
+    for i in range(4):
+        stage.process([_reduced_frame(data, stage.decode_min_hw() or (320, 320), f"f{i}")])
+    assert stage.decode_min_hw() is None

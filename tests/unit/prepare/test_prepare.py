@@ -70,3 +70,9 @@ def test_same_input_same_bytes():
     a = prepare_frame(image, batch, 0, max_image_size=None, jpeg_quality=75, persist_predictions=False)
     b = prepare_frame(image, batch, 0, max_image_size=None, jpeg_quality=75, persist_predictions=False)
     assert a.jpeg == b.jpeg and a.sha256 == b.sha256
+
+
+def test_jpeg_uses_420_chroma_subsampling_like_the_reference():
+    image = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    out = prepare_frame(image, make_stub(1), 0, max_image_size=None, jpeg_quality=95, persist_predictions=False)
+    assert simplejpeg.decode_jpeg_header(out.jpeg)[3] == "420"
