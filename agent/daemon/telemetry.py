@@ -38,21 +38,21 @@ class AgentTelemetry:
         self.metrics.frames_dropped.labels(source_id, reason).inc(count)
         self.events.publish("dropped", source_id, f"{count} frame(s): {reason}")
 
-    def dropped_by_reason(self) -> dict[str, int]:
-        """Frames lost since start, per reason."""
+    def _dropped_by(self, part: int) -> dict[str, int]:
+        """Frames lost since start, summed by source (``part`` 0) or by reason (1)."""
         with self._lock:
             out: Counter[str] = Counter()
-            for (_, reason), count in self._dropped.items():
-                out[reason] += count
+            for key, count in self._dropped.items():
+                out[key[part]] += count
             return dict(out)
+
+    def dropped_by_reason(self) -> dict[str, int]:
+        """Frames lost since start, per reason."""
+        return self._dropped_by(1)
 
     def dropped_by_source(self) -> dict[str, int]:
         """Frames lost since start, per source."""
-        with self._lock:
-            out: Counter[str] = Counter()
-            for (source, _), count in self._dropped.items():
-                out[source] += count
-            return dict(out)
+        return self._dropped_by(0)
 
     @property
     def skipped(self) -> int:
