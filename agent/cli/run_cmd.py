@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config.agent_settings import AgentSettings, load_settings
+from agent.config.environment import read_environment
 from agent.control.server import build_server, set_serving
 from agent.daemon.agent import Agent
 from agent.daemon.control_adapter import DaemonControl
@@ -27,6 +28,7 @@ from agent.daemon.preflight import preflight
 from agent.daemon.systemd import SystemdNotifier, sd_notify
 from agent.daemon.telemetry import AgentTelemetry, bind_gauges
 from agent.errors import ConfigError, FramesiftError
+from agent.runtime.malloc_arenas import limit_malloc_arenas
 
 logger = logging.getLogger("framesift.run")
 
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"valid: {args.config or 'built-in defaults'}")
         return 0
     logging.getLogger().setLevel(settings.agent.log_level.upper())
+    if not read_environment().malloc_arena_max:
+        limit_malloc_arenas(2)  # before the threads start: bounded RSS (see agent/runtime/malloc_arenas.py)
     stop, reload = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
