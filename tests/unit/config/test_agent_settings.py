@@ -20,6 +20,7 @@ def test_defaults_and_example(tmp_path):
     ("text", "path"),
     [
         ("[model]\nbatch_size = 0\n", "$.model.batch_size"),
+        ("[agent]\nid = 'yard cam!'\n", "$.agent.id"),
         ("[model]\nbatchsize = 4\n", "$.model.batchsize"),
         ("[[sources]]\ntype = 'webcam'\nid = 'a'\npath = 'x'\n", "$.sources[0].type"),
         ("[[sources]]\ntype = 'folder'\nid = 'a b'\npath = 'x'\n", "$.sources[0].id"),
