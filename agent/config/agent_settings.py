@@ -96,6 +96,13 @@ class ControlSection(_Section):
     token_file: Path | None = None
     max_message_mb: float = Field(16.0, gt=0)
 
+    def tcp_issues(self, listen: str) -> list[ConfigIssue]:
+        """What listening on ``listen`` lacks: TCP needs TLS (cert and key) and a bearer token file."""
+        if listen.startswith("unix:"):
+            return []
+        return [ConfigIssue(f"$.control.{name}", f"required to listen on TCP ({listen})")
+                for name in ("tls_cert", "tls_key", "token_file") if getattr(self, name) is None]  # fmt: skip
+
 
 class MetricsSection(_Section):
     listen: str = "127.0.0.1:9464"  # "" disables

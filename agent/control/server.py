@@ -23,7 +23,7 @@ from agent.config.agent_settings import ControlSection
 from agent.control.facade import AgentControl
 from agent.control.servicer import ControlServicer
 from agent.control.v1 import control_pb2, control_pb2_grpc
-from agent.errors import ConfigError, ConfigIssue
+from agent.errors import ConfigError
 from agent.runtime.log_redaction import register_secret
 
 SERVICE_NAME = control_pb2.DESCRIPTOR.services_by_name["Control"].full_name
@@ -85,11 +85,9 @@ def build_server(
     interceptors: list[grpc.ServerInterceptor] = []
     tcp = not listen.startswith("unix:")
     if tcp:
-        missing = [n for n, v in (("tls_cert", settings.tls_cert), ("tls_key", settings.tls_key),
-                                  ("token_file", settings.token_file)) if v is None]  # fmt: skip
+        missing = settings.tcp_issues(listen)
         if missing:
-            raise ConfigError([ConfigIssue(f"$.control.{m}", f"required to listen on TCP ({listen})")
-                               for m in missing])  # fmt: skip
+            raise ConfigError(missing)
         assert settings.token_file is not None
         token = settings.token_file.read_text().strip()
         register_secret(token)  # never in a log line

@@ -42,10 +42,8 @@ def preflight(settings: AgentSettings, *, source: str | None = None) -> None:
     issues: list[ConfigIssue] = []
     control = settings.control
     listen = settings.control_listen
+    issues += control.tcp_issues(listen)
     if not listen.startswith("unix:"):
-        for name in ("tls_cert", "tls_key", "token_file"):
-            if getattr(control, name) is None:
-                issues.append(ConfigIssue(f"$.control.{name}", f"required to listen on TCP ({listen})"))
         _listen_address(listen.removeprefix("tcp:"), "$.control.listen", issues)
     _readable(control.tls_cert, "$.control.tls_cert", issues)
     _readable(control.tls_key, "$.control.tls_key", issues)
