@@ -100,11 +100,12 @@ def run(args: argparse.Namespace) -> int:
 
 def status_line(control: DaemonControl) -> str:
     """systemd's STATUS: capture, destination and spool in words (sent when it changes, not every count)."""
-    s = control.status()
-    spool = control.agent.settings.spool
-    near_cap = s.spool.count >= 0.9 * spool.max_count or s.spool.bytes >= 0.9 * spool.max_mb * 1024**2
-    capture = "capture on" if s.active_learning_enabled else f"capture off: {s.capture_reason}"
-    destination = s.destination_state.split(" for ")[0]  # "paused for 12 s: …" → "paused"; no countdown
+    agent = control.agent  # the few facts it needs, not the whole status (limit-store reads) twice a second
+    stats, caps = control.spool_stats(), agent.settings.spool
+    near_cap = stats.count >= 0.9 * caps.max_count or stats.bytes >= 0.9 * caps.max_mb * 1024**2
+    reason = agent.capture_reason()
+    capture = f"capture off: {reason}" if reason else "capture on"
+    destination = agent.destination_state().split(" for ")[0]  # "paused for 12 s: …" → "paused"; no countdown
     return f"{capture}; destination {destination}; spool {'near its cap' if near_cap else 'ok'}"
 
 
