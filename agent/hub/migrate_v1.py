@@ -19,8 +19,8 @@ from pathlib import Path
 
 from agent.errors import FramesiftError
 from agent.hub.annotation_parse import ImageContext, parse_annotation
-from agent.hub.routes_dataset import image_format_and_size
 from agent.hub.store import HubStore, NewImage
+from agent.hub.upload_body import image_format_and_size
 
 logger = logging.getLogger(__name__)
 

@@ -10,19 +10,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from agent.errors import ImageError
 from agent.hub.annotation_parse import ImageContext, parse_annotation
 from agent.hub.context import AUTHORIZED, HubContext
-from agent.hub.errors import HubInputError, InvalidImageError, NotFoundError
+from agent.hub.errors import HubInputError, NotFoundError
 from agent.hub.names import check_slug, check_text
 from agent.hub.store import NewImage
-from agent.hub.upload_body import SPLITS, parse_metadata, read_upload
-from agent.images.decode import decode_image, sniff_format
+from agent.hub.upload_body import SPLITS, image_format_and_size, parse_metadata, read_upload
 
 router = APIRouter()
 DEFAULT_BATCH = "Pip Package Upload"
 TAGS = Query(default=[])
-_ACCEPTED = ("jpeg", "png", "bmp", "tiff", "webp")
 
 
 def _flag(value: str | None) -> bool:
@@ -35,19 +32,6 @@ def _int_param(name: str, value: str | None) -> int | None:
     if not value.isdigit() or len(value) > 18:
         raise HubInputError(f"query parameter {name!r} must be a non-negative integer, got {value[:40]!r}")
     return int(value)
-
-
-def image_format_and_size(data: bytes, name: str) -> tuple[str, int, int]:
-    """(format, width, height) of an upload; InvalidImageError for anything that is not an image."""
-    fmt = sniff_format(data)
-    if fmt not in _ACCEPTED:
-        raise InvalidImageError("Invalid image.", hint="upload a JPEG, PNG, BMP, TIFF or WebP")
-    try:
-        decoded = decode_image(data, name)
-    except ImageError as exc:
-        raise InvalidImageError("Invalid image.", hint=exc.reason) from None
-    height, width = decoded.pixels.shape[:2]
-    return str(fmt), int(width), int(height)
 
 
 @router.post("/dataset/{project}/upload")

@@ -20,7 +20,9 @@ import httpx
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from agent.hub.errors import FetchError, FetchUnavailableError, HubError, HubInputError
+from agent.errors import ImageError
+from agent.hub.errors import FetchError, FetchUnavailableError, HubError, HubInputError, InvalidImageError
+from agent.images.decode import decode_image, sniff_format
 
 SPLITS = ("train", "valid", "test")
 
@@ -140,3 +142,19 @@ async def fetch_hosted_image(url: str, max_bytes: int, hosted_images: str = "pub
             return b"".join(chunks)
     except httpx.HTTPError as exc:
         raise FetchUnavailableError(f"Could not fetch image URL: {type(exc).__name__}", retryable=True) from None
+
+
+_ACCEPTED = ("jpeg", "png", "bmp", "tiff", "webp")
+
+
+def image_format_and_size(data: bytes, name: str) -> tuple[str, int, int]:
+    """(format, width, height) of an upload; InvalidImageError for anything that is not an image."""
+    fmt = sniff_format(data)
+    if fmt not in _ACCEPTED:
+        raise InvalidImageError("Invalid image.", hint="upload a JPEG, PNG, BMP, TIFF or WebP")
+    try:
+        decoded = decode_image(data, name)
+    except ImageError as exc:
+        raise InvalidImageError("Invalid image.", hint=exc.reason) from None
+    height, width = decoded.pixels.shape[:2]
+    return str(fmt), int(width), int(height)
