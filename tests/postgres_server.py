@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import stop_process
 from tests.redis_server import free_port
 
 
@@ -70,9 +71,4 @@ def postgres_server(workdir: Path) -> Iterator[str]:
                 time.sleep(0.1)
         yield f"postgresql://hub@127.0.0.1:{port}/hub"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, timeout_s=10)
