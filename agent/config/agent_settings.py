@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.config.environment import read_environment
 from agent.errors import ConfigError, ConfigIssue
+from agent.runtime.thread_priority import ThreadPriority
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,6 +49,9 @@ class AgentSection(_Section):
     state_dir: Path = Field(default_factory=default_state_dir)
     models_dir: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    background_priority: ThreadPriority = Field(
+        ThreadPriority.LOW, description="scheduling of the threads around the model (decode, prepare, upload): "
+        "low = nice 19, idle = SCHED_IDLE, normal; see agent/runtime/thread_priority.py")  # fmt: skip
 
 
 class ModelSection(_Section):

@@ -30,6 +30,7 @@ from agent.daemon.config_sync import ConfigHolder, ConfigSyncer
 from agent.daemon.inference_loop import InferenceLoop
 from agent.daemon.telemetry import AgentTelemetry
 from agent.errors import ConfigError
+from agent.frames.decode_workers import DecodeWorkers
 from agent.frames.frame import Frame
 from agent.frames.scan_progress import ScanProgress
 from agent.inference.loading import load_model
@@ -79,13 +80,15 @@ class Agent:
             self.batcher = DynamicBatcher(s.model.batch_size, s.model.max_delay_ms, on_drop=telemetry.dropped)
             progress = self.pipeline.stage.progress
             assert progress is not None
-            self.prepare = PrepareQueue(self.pipeline.stage.commit, on_idle=progress.flush)
+            self.prepare = PrepareQueue(self.pipeline.stage.commit, on_idle=progress.flush,
+                                        priority=s.agent.background_priority)  # fmt: skip
             telemetry.bind_prepare(lambda: self.prepare.frames_pending)
             self.loop = InferenceLoop(
                 self.batcher, self._infer_batch, stuck_timeout_s=s.model.stuck_timeout_s,
                 on_stuck=self._restart_runner,
             )  # fmt: skip
             self.sources = [self._build_source(src, progress) for src in s.sources]
+            self.submit_decoder = DecodeWorkers(s.agent.background_priority)  # SubmitFrames' images
         except BaseException:
             self.pipeline.close(1.0)
             raise
@@ -99,6 +102,7 @@ class Agent:
         else:
             source = VideoSource(src.id, self.batcher, src.path, fps=src.fps, every_nth=src.every_nth,
                                  loop=src.loop)  # fmt: skip
+        source.priority = self.settings.agent.background_priority
         # files (folders, video files) wait for room and lose nothing; live streams keep the newest frames
         self.batcher.register(src.id, src.queue_size, "block" if source.finite else "drop_oldest",
                               max_bytes=SOURCE_QUEUE_MAX_BYTES)  # fmt: skip
@@ -129,6 +133,7 @@ class Agent:
         self.stopping = True
         for src in self.sources:
             src.stop(max(0.1, min(2.0, deadline - time.monotonic())))
+        self.submit_decoder.stop(max(0.1, min(1.0, deadline - time.monotonic())))
         self.loop.stop(max(0.1, deadline - time.monotonic() - 2.0))
         queued = self.batcher.drain()  # frames already accepted: select and spool them while time allows
         size = self.settings.model.batch_size

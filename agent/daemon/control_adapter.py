@@ -233,7 +233,10 @@ class DaemonControl:
         a = self._live()
         t0 = time.perf_counter()
         min_hw = a.pipeline.stage.decode_min_hw()
-        decoded = decode_image(data, f"frame {frame_id or '?'} of {source_id}", min_hw=min_hw)
+        try:  # at the background priority, like every decode beside the model
+            decoded = a.submit_decoder.decode(data, f"frame {frame_id or '?'} of {source_id}", min_hw=min_hw)
+        except RuntimeError as exc:  # the agent is stopping (a reload swaps it)
+            raise AgentUnavailableError("the agent is stopping") from exc
         decode_s = time.perf_counter() - t0
         key = f"grpc:{source_id or 'default'}"
         a.batcher.register(key, GRPC_QUEUE_SIZE, "block", max_bytes=SOURCE_QUEUE_MAX_BYTES)  # bounded memory

@@ -161,7 +161,8 @@ def build_pipeline(
         uploader = None
         if spool is not None and client is not None:
             options = UploaderOptions(concurrency=dest.upload_concurrency, backoff_cap_s=dest.backoff_cap_s,
-                                      max_bytes_per_s=dest.max_bytes_per_s or None)  # fmt: skip
+                                      max_bytes_per_s=dest.max_bytes_per_s or None,
+                                      thread_priority=settings.agent.background_priority)  # fmt: skip
             uploader = Uploader(spool, client, options, on_duplicate=stage.on_duplicate, on_event=on_upload_event)
         pipeline = Pipeline(settings, stage, limits, spool, client, uploader, undo.pop_all())
     logger.info("pipeline assembled in %.2f s: model %s, destination %s", time.monotonic() - started,

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from agent.errors import DiskFullError
 from agent.pipeline.stage import StageResult
+from agent.runtime.thread_priority import ThreadPriority, lower_current_thread
 from agent.runtime.threads import join_or_warn
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class PrepareQueue:
         max_batches: int = DEFAULT_MAX_BATCHES,
         max_bytes: int = DEFAULT_MAX_BYTES,
         on_idle: Callable[[], None] | None = None,
+        priority: ThreadPriority = ThreadPriority.NORMAL,
     ) -> None:
         """
         Args:
@@ -50,6 +52,7 @@ class PrepareQueue:
             max_bytes: pixel bytes waiting at most; a single batch larger than this is still accepted
                 when the queue is empty (it could never fit otherwise).
             on_idle: called by the worker when the queue runs empty (e.g. flush grouped progress).
+            priority: the worker's scheduling priority (it encodes JPEGs beside the model).
         """
         if max_batches < 1 or max_bytes < 1:
             raise ValueError("max_batches and max_bytes must be >= 1")
@@ -57,6 +60,7 @@ class PrepareQueue:
         self.max_batches = max_batches
         self.max_bytes = max_bytes
         self._on_idle = on_idle
+        self._priority = priority
         self._queue: deque[StageResult] = deque()
         self._bytes = 0
         self._busy_frames = 0  # frames of the batch being committed
@@ -105,6 +109,7 @@ class PrepareQueue:
             return True
 
     def _run(self) -> None:
+        lower_current_thread(self._priority)
         idle_done = True
         while True:
             result: StageResult | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
+from agent.runtime.thread_priority import ThreadPriority, lower_current_thread
 from agent.runtime.threads import join_or_warn
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class SourceThread:
         self.batcher = batcher
         self.status = SourceState(source_id, self.kind)
         self.stop_event = threading.Event()
+        self.priority = ThreadPriority.NORMAL
+        """Set before ``start``: the reading/decoding thread's priority (the daemon lowers it)."""
         self._thread = threading.Thread(target=self._main, name=f"source-{source_id}", daemon=True)
 
     def start(self) -> None:
@@ -44,6 +47,7 @@ class SourceThread:
         self._thread.start()
 
     def _main(self) -> None:
+        lower_current_thread(self.priority)
         try:
             self.status.state = "running"
             self.run_loop()

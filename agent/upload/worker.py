@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.errors import UploadError, UploadRejectedError, UploadServerError
+from agent.runtime.thread_priority import ThreadPriority, lower_current_thread
 from agent.runtime.threads import join_all_or_warn
 from agent.spool.interface import Spool
 from agent.spool.records import SpoolRecord
@@ -49,6 +50,7 @@ class UploaderOptions:
         max_bytes_per_s: bandwidth cap for metered links (None = unlimited).
         lease_s: how long a record may be in flight before another worker may take it.
         offline_after_failures: consecutive failures that mark the link offline.
+        thread_priority: the workers' scheduling priority.
     """
 
     concurrency: int = 2
@@ -57,6 +59,7 @@ class UploaderOptions:
     max_bytes_per_s: float | None = None
     lease_s: float = 300.0
     offline_after_failures: int = 3
+    thread_priority: ThreadPriority = ThreadPriority.NORMAL
 
 
 class ByteRateLimiter:
@@ -149,6 +152,7 @@ class Uploader:
         return False
 
     def _work(self) -> None:
+        lower_current_thread(self.options.thread_priority)
         while not self._stop.is_set():
             if not self.link.wait_turn(self._stop):
                 return

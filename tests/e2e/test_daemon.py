@@ -11,6 +11,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import cv2
 import grpc
@@ -45,6 +46,18 @@ def set_hub_config(hub: HubProcess, config: dict) -> None:
     assert r.status_code == 200, r.text
 
 
+def thread_nices(pid: int) -> dict[int, int]:
+    """Thread id → nice value of every thread of ``pid`` (field 19 of /proc/PID/task/TID/stat)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        out[int(task.name)] = int(fields[16])
+    return out
+
+
 @pytest.fixture
 def hub(tmp_path):
     process = HubProcess(tmp_path / "hub").start()
@@ -76,6 +89,12 @@ def test_folder_source_to_hub_and_config_sync(tmp_path, hub, models_dir, data_di
         status = client.status()
         assert status.sources[0].id == "inbox" and status.sources[0].frames == 4
         assert status.strategies[0].selected == 4
+        # the threads around the model run at nice 19 (source, prepare, 2 uploaders, decode workers);
+        # the main thread and the inference thread keep normal priority
+        nices = thread_nices(daemon.proc.pid)
+        assert nices[daemon.proc.pid] == 0
+        assert sum(1 for n in nices.values() if n == 19) >= 5, nices
+        assert sum(1 for n in nices.values() if n == 0) >= 2, nices
         # a config changed at the hub is applied (synced every second): collection switched off there
         off = ALL | {"enabled": False}
         set_hub_config(hub, off)
