@@ -56,8 +56,10 @@ class FolderSource(SourceThread):
         self.decode_min_hw = decode_min_hw
         self.events_active = False  # True while inotify events are being received
         self._seen: dict[Path, tuple[int, int, float]] = {}  # path -> (size, mtime_ns, stable since)
-        self._in_flight: set[Path] = set()  # handed to the batcher, not yet decided
+        self._in_flight: dict[Path, tuple[int, int]] = {}  # handed to the batcher, not yet decided: (size, mtime_ns)
         self._done: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) known finished
+        # the three maps hold files present at the last poll only: a file removed is forgotten there,
+        # so a folder whose files are rotated keeps flat memory, and a new file under an old name is read
 
     def run_loop(self) -> None:
         """Read events and poll until stopped (each wait at most 0.2 s, so ``stop`` is prompt)."""
@@ -104,18 +106,20 @@ class FolderSource(SourceThread):
 
     def _on_complete(self, path: Path) -> None:
         """A file was closed after writing or renamed into the tree: it is settled."""
-        if path.suffix.lower() not in IMAGE_EXTENSIONS or path.name.startswith(".") or path in self._in_flight:
+        if path.suffix.lower() not in IMAGE_EXTENSIONS or path.name.startswith("."):
             return
         try:
             st = path.stat()
         except OSError:
             return
-        if self._done.get(path) == (st.st_size, st.st_mtime_ns) or self.progress.is_done(path):
-            return
-        self._emit(path)
+        sig = (st.st_size, st.st_mtime_ns)
+        if self._in_flight.get(path) == sig or self._done.get(path) == sig or self.progress.is_done(path):
+            return  # this version is queued or finished (a different one under the same name is new)
+        self._emit(path, sig)
 
     def _poll(self) -> None:
         now = time.monotonic()
+        present: set[Path] = set()
         for path in sorted(self.path.rglob("*")):
             if self.stop_event.is_set():
                 return
@@ -126,9 +130,10 @@ class FolderSource(SourceThread):
             except OSError:
                 continue
             sig = (st.st_size, st.st_mtime_ns)
-            if path in self._in_flight:
+            present.add(path)
+            if self._in_flight.get(path) == sig:
                 if self.progress.is_done(path):
-                    self._in_flight.discard(path)
+                    del self._in_flight[path]
                     self._done[path] = sig
                 continue
             if self._done.get(path) == sig:
@@ -143,9 +148,13 @@ class FolderSource(SourceThread):
                 self._done[path] = sig
                 self._seen.pop(path, None)
                 continue
-            self._emit(path)
+            self._emit(path, sig)
+        if not self.stop_event.is_set():  # a complete listing: forget the files that are gone
+            for known in (self._seen, self._in_flight, self._done):
+                for gone in known.keys() - present:
+                    del known[gone]
 
-    def _emit(self, path: Path) -> None:
+    def _emit(self, path: Path, sig: tuple[int, int]) -> None:
         t0 = time.perf_counter()
         frame = load_file_frame(path, min_hw=self.decode_min_hw())
         decode_s = time.perf_counter() - t0
@@ -158,7 +167,7 @@ class FolderSource(SourceThread):
             except DiskFullError as exc:  # recorded later; the file is skipped again after a restart
                 logger.warning("folder %s: %s", self.id, exc)
         elif self.offer(Frame(self.id, str(path), frame.pixels, origin_path=path, decode_s=decode_s,
-                              encoded=frame.data if frame.full_hw else None, full_hw=frame.full_hw)):  # fmt: skip
-            self._in_flight.add(path)
+                              encoded=frame.jpeg, full_hw=frame.full_hw)):  # fmt: skip
+            self._in_flight[path] = sig
             self.status.frames += 1
         # else: stopping before the queue had room; the file is read again at the next start

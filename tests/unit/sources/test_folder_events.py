@@ -117,3 +117,45 @@ def test_inotify_reports_only_completed_files(tmp_path):
         assert [p.name for p in watch.read(1.0)] == ["open.jpg"]
     finally:
         watch.close()
+
+
+def test_a_new_file_under_the_name_of_one_still_in_flight_is_read_again(tmp_path, progress):
+    """A camera that reuses names: the first a.jpg is queued (not decided) when a different a.jpg replaces it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    batcher = DynamicBatcher(4, 0)
+    source = start(folder, batcher, progress, use_events=True)
+    try:
+        wait_for(lambda: source.events_active)
+        time.sleep(0.1)
+        for version, data in enumerate((PHOTO, PHOTO + b"\0" * 16)):  # JPEG decoders ignore trailing bytes
+            staged = tmp_path / f"a-{version}.jpg"
+            staged.write_bytes(data)
+            staged.rename(folder / "a.jpg")
+            wait_for(lambda: batcher.pending() == 1)
+            assert taken(batcher) == ["a.jpg"]
+    finally:
+        source.stop(2.0)
+
+
+def test_files_removed_from_the_folder_are_forgotten(tmp_path, progress):
+    """A folder whose files are rotated away keeps the source's memory flat."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    batcher = DynamicBatcher(8, 0)
+    batcher.register("f", 8, "block")
+    source = FolderSource("f", batcher, folder, progress, poll_interval_s=0.05, settle_ms=0, use_events=False)
+    for i in range(3):
+        (folder / f"{i}.jpg").write_bytes(PHOTO)
+    source.start()
+    try:
+        wait_for(lambda: batcher.pending() == 3)
+        frames = batcher.next_batch(threading.Event(), idle_wait_s=0.1)
+        progress.mark_done([f.origin_path for f in frames if f.origin_path is not None])
+        progress.flush()
+        wait_for(lambda: len(source._done) == 3)
+        for i in range(3):
+            (folder / f"{i}.jpg").unlink()
+        wait_for(lambda: not source._done and not source._in_flight and not source._seen)
+    finally:
+        source.stop(2.0)
