@@ -78,6 +78,9 @@ class DestinationSection(_Section):
     upload_concurrency: int = Field(2, ge=1, le=32)
     max_bytes_per_s: float = Field(0.0, ge=0)
     backoff_cap_s: float = Field(300.0, gt=0)
+    jpeg_passthrough: bool = Field(True, description="upload a selected JPEG's own bytes (metadata removed) when "
+                                   "it needs no resize and its quality is at most jpeg_compression_level; false: "
+                                   "always decode and re-encode, like the reference")  # fmt: skip
 
 
 class ActiveLearningSection(_Section):

@@ -217,7 +217,7 @@ class DaemonControl:
         decoded = decode_image(data, "request image", min_hw=a.pipeline.stage.decode_min_hw())
         reduced = decoded.reduced  # the bytes ride along: a submitted frame is uploaded at full size
         result = a.pipeline.stage.infer_one(decoded.pixels, source_id or "grpc", submit,
-                                            encoded=data if reduced else None,
+                                            encoded=data if decoded.format == "jpeg" else None,
                                             full_hw=decoded.full_hw if reduced else None)  # fmt: skip
         assert result.batch is not None
         decision = result.decision
@@ -241,7 +241,8 @@ class DaemonControl:
         key = f"grpc:{source_id or 'default'}"
         a.batcher.register(key, GRPC_QUEUE_SIZE, "block", max_bytes=SOURCE_QUEUE_MAX_BYTES)  # bounded memory
         reduced = decoded.reduced  # the bytes ride along: selected frames are uploaded at full size
-        frame = Frame(key, frame_id or key, decoded.pixels, decode_s=decode_s, encoded=data if reduced else None,
+        frame = Frame(key, frame_id or key, decoded.pixels, decode_s=decode_s,
+                      encoded=data if decoded.format == "jpeg" else None,
                       full_hw=decoded.full_hw if reduced else None)  # fmt: skip
         accepted = a.batcher.put(frame, timeout_s=5.0)
         if not accepted:

@@ -23,9 +23,10 @@ class Frame:
         origin_path: the file the frame was read from, if any: marked done in the source's
             progress only once the frame's batch has been decided and spooled.
         decode_s: seconds spent reading and decoding it (0 when not measured).
-        encoded: the encoded file bytes when ``image`` is a reduced (DCT-scaled) decode of them: the
-            prepare stage decodes them again at upload size for the selected frames. None when
-            ``image`` is all there is (video frames, raw pixels).
+        encoded: the JPEG file ``image`` was decoded from: a selected frame is uploaded as these bytes
+            when they can go as they are (``prepare/jpeg_passthrough.py``), else they are decoded again
+            at upload size when ``image`` is a reduced (DCT-scaled) decode. None for other formats and
+            when ``image`` is all there is (video frames, raw pixels). Released with the pixels.
         full_hw: (height, width) of the whole image, upright, when ``image`` is a reduced decode;
             predictions are mapped back to it. None: ``image`` is full size.
     """

@@ -12,13 +12,15 @@ bring the frame back to its real size:
   at the smallest DCT scale that still covers the upload size (``max_image_size``, or
   the full image), so uploads keep their resolution.
 
-A selected frame is thus decoded twice; :class:`DecodeSizePolicy` decodes at full size
-instead while most recent frames were selected (then the reduced decode is pure extra work).
+A selected frame that cannot be uploaded as its own JPEG bytes (``prepare/jpeg_passthrough.py``)
+is thus decoded twice; :class:`DecodeSizePolicy` decodes at full size instead while most recent
+frames were (then the reduced decode is pure extra work).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -49,26 +51,41 @@ def inference_min_hw(model: object | None) -> tuple[int, int] | None:
 
 
 class DecodeSizePolicy:
-    """Reduced decodes while few frames are selected, full ones while most are.
+    """Reduced decodes while few selected frames are decoded again, full ones while most are.
 
     A reduced decode costs R, a full one F (R ≈ 0.3–0.65 F at 1280×720, by subsampling); with a
-    selected share s the reduced path costs R + s·F per frame against F, so it pays while
-    s < 1 − R/F. The share is an exponential moving average over batches (``weight`` each).
+    share s of the frames decoded a second time (selected, and not uploaded as their own JPEG bytes)
+    the reduced path costs R + s·F per frame against F, so it pays while s < 1 − R/F. The share is
+    kept as decaying counts (``decay`` per batch); the inference thread counts frames, the prepare
+    stage counts second decodes.
     """
 
-    def __init__(self, full_decode_share: float = 0.5, weight: float = 0.2) -> None:
+    def __init__(self, full_decode_share: float = 0.5, decay: float = 0.8) -> None:
         self.full_decode_share = full_decode_share
-        self.weight = weight
-        self.selected_share = 0.0
+        self.decay = decay
+        self._frames = 0.0
+        self._redecoded = 0.0
+        self._lock = threading.Lock()
 
-    def observe(self, selected: int, frames: int) -> None:
-        """One batch of ``frames`` frames had ``selected`` of them selected."""
-        if frames > 0:
-            self.selected_share += self.weight * (selected / frames - self.selected_share)
+    @property
+    def redecode_share(self) -> float:
+        """The recent share of frames decoded a second time for their upload."""
+        return self._redecoded / self._frames if self._frames else 0.0
+
+    def observe_frames(self, frames: int) -> None:
+        """A batch of ``frames`` frames was inferred (older counts decay)."""
+        with self._lock:
+            self._frames = self._frames * self.decay + frames
+            self._redecoded *= self.decay
+
+    def observe_redecode(self) -> None:
+        """A selected frame is decoded a second time for its upload."""
+        with self._lock:
+            self._redecoded += 1
 
     def min_hw(self, model: object | None) -> tuple[int, int] | None:
         """(height, width) to decode JPEGs at for ``model``, or None for full size."""
-        if self.selected_share >= self.full_decode_share:
+        if self.redecode_share >= self.full_decode_share:
             return None
         return inference_min_hw(model)
 

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agent.errors import ImageError
-from agent.images.decode import DEFAULT_MAX_PIXELS, decode_image
+from agent.images.decode import DEFAULT_MAX_PIXELS, decode_image, sniff_format
 from agent.runtime.threads import join_or_warn
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,11 @@ class FileFrame:
     pixels: NDArray[np.uint8] | None = None
     error: ImageError | None = None
     full_hw: tuple[int, int] | None = None
+
+    @property
+    def jpeg(self) -> bytes | None:
+        """``data`` when the file is a JPEG (kept on the frame for its upload), else None."""
+        return self.data if sniff_format(self.data) == "jpeg" else None
 
 
 @dataclass

@@ -92,7 +92,7 @@ class Pipeline:
             for chunk in prefetch:
                 good = chunk.good
                 failures += len(chunk.frames) - len(good)
-                frames = [Frame(source_id(f.path), str(f.path), f.pixels, origin_path=f.path)
+                frames = [Frame(source_id(f.path), str(f.path), f.pixels, origin_path=f.path, encoded=f.jpeg)
                           for f in good if f.pixels is not None]  # fmt: skip
                 result = self.stage.process(frames)
                 failed = [f.path for f in chunk.frames if f.pixels is None]
@@ -157,7 +157,8 @@ def build_pipeline(
             progress = ScanProgress(progress_dir)  # degrades when full
             undo.callback(progress.close)
         stage = BatchStage(model, config, limits, spool, project=dest.project, seed=settings.active_learning.seed,
-                           progress=progress, capture_enabled=capture_enabled, observer=observer)  # fmt: skip
+                           progress=progress, capture_enabled=capture_enabled, observer=observer,
+                           jpeg_passthrough=dest.jpeg_passthrough)  # fmt: skip
         uploader = None
         if spool is not None and client is not None:
             options = UploaderOptions(concurrency=dest.upload_concurrency, backoff_cap_s=dest.backoff_cap_s,

@@ -45,7 +45,8 @@ from agent.frames.scan_progress import ScanProgress
 from agent.inference.model import Model
 from agent.limits.store import LimitStore
 from agent.predictions.batch import PredictionBatch
-from agent.prepare.encode import prepare_frame
+from agent.prepare.encode import PreparedFrame, prepare_encoded, prepare_frame
+from agent.prepare.jpeg_passthrough import passthrough_for_upload
 from agent.sampling.selector import ActiveLearningSelector, BatchDecision, SelectionStats
 from agent.spool.disk_spool import SpoolItem, SpoolRecord
 
@@ -135,6 +136,7 @@ class BatchStage:
         progress: ScanProgress | None = None,
         capture_enabled: Callable[[], bool] = lambda: True,
         observer: StageObserver | None = None,
+        jpeg_passthrough: bool = True,
     ) -> None:
         """
         Args:
@@ -147,6 +149,8 @@ class BatchStage:
             progress: where files are marked done once their batch is decided.
             capture_enabled: False pauses selection (inference goes on).
             observer: told about every batch.
+            jpeg_passthrough: upload a selected JPEG's own bytes (metadata removed) when they need no
+                resize and are not above ``jpeg_compression_level`` (``prepare/jpeg_passthrough.py``).
         """
         self.config = config
         self.limits = limits
@@ -156,6 +160,7 @@ class BatchStage:
         self.progress = progress
         self.capture_enabled = capture_enabled
         self.observer = observer
+        self.jpeg_passthrough = jpeg_passthrough
         self._model = model
         self._lock = threading.Lock()
         self.decode_size = DecodeSizePolicy()
@@ -320,7 +325,7 @@ class BatchStage:
             return
         finally:
             result.stage_s["sample"] = time.perf_counter() - t0
-        self.decode_size.observe(len(decision.selections), len(sources))
+        self.decode_size.observe_frames(len(sources))
         result.near_duplicates = st.near_duplicates - before[0]
         result.limited_batch = st.limited_batch - before[1]
         result.limited_strategy = st.limited_strategy - before[2]
@@ -338,11 +343,7 @@ class BatchStage:
         t0 = time.perf_counter()
         items = []
         for sel in decision.selections:
-            pixels = self._upload_pixels(result, sel.frame, cfg.max_image_size)
-            prepared = prepare_frame(
-                pixels, batch, sel.frame, max_image_size=cfg.max_image_size,
-                jpeg_quality=cfg.jpeg_compression_level, persist_predictions=bool(cfg.persist_predictions),
-            )  # fmt: skip
+            prepared = self._prepare_one(result, sel.frame, cfg)
             items.append(SpoolItem(
                 jpeg=prepared.jpeg, sha256=prepared.sha256, project=project, batch_name=sel.batch_name,
                 tags=tuple(sel.tags), strategy=sel.strategy, inference_id=batch.inference_ids[sel.frame],
@@ -365,6 +366,21 @@ class BatchStage:
                     break  # the limit store cannot write either: the credits are spent
         finally:
             result.stage_s["spool"] = time.perf_counter() - t1
+
+    def _prepare_one(self, result: StageResult, index: int, cfg: ActiveLearningConfig) -> PreparedFrame:
+        """Frame ``index`` ready to spool: its own JPEG bytes when they can go as they are, else encoded."""
+        assert result.batch is not None
+        persist = bool(cfg.persist_predictions)
+        full_hw = (int(result.batch.image_hw[index][0]), int(result.batch.image_hw[index][1]))
+        if self.jpeg_passthrough:
+            as_is = passthrough_for_upload(result.frames[index].encoded, full_hw, cfg.max_image_size,
+                                           cfg.jpeg_compression_level)  # fmt: skip
+            if as_is is not None:
+                return prepare_encoded(as_is, result.batch, index, persist_predictions=persist)
+        self.decode_size.observe_redecode()
+        pixels = self._upload_pixels(result, index, cfg.max_image_size)
+        return prepare_frame(pixels, result.batch, index, max_image_size=cfg.max_image_size,
+                             jpeg_quality=cfg.jpeg_compression_level, persist_predictions=persist)  # fmt: skip
 
     @staticmethod
     def _upload_pixels(result: StageResult, index: int, max_image_size: list[int] | None) -> NDArray[np.uint8]:

@@ -123,8 +123,29 @@ def prepare_frame(
     pixels = image if (nh, nw) == (h, w) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
     jpeg = simplejpeg.encode_jpeg(np.ascontiguousarray(pixels), quality=jpeg_quality, colorspace="BGR",
                                   colorsubsampling="420")  # fmt: skip
+    return _prepared(jpeg, batch, frame, (nh, nw), persist_predictions)
+
+
+def prepare_encoded(jpeg: bytes, batch: PredictionBatch, frame: int, *, persist_predictions: bool) -> PreparedFrame:
+    """Frame ``frame`` of ``batch`` uploaded as the JPEG it was read from (see ``prepare/jpeg_passthrough.py``).
+
+    Args:
+        jpeg: the bytes to upload, whose upright size is the frame's full size ``batch.image_hw[frame]``.
+        batch: the predictions of its batch, in the full image's pixels.
+        frame: index of the frame in ``batch``.
+        persist_predictions: send the prediction as a draft annotation.
+    """
+    full_h, full_w = (int(v) for v in batch.image_hw[frame])
+    return _prepared(jpeg, batch, frame, (full_h, full_w), persist_predictions)
+
+
+def _prepared(jpeg: bytes, batch: PredictionBatch, frame: int, hw: tuple[int, int],
+              persist_predictions: bool) -> PreparedFrame:  # fmt: skip
+    """The upload of ``jpeg`` (``hw`` upright) with frame ``frame``'s prediction scaled into its pixels."""
+    full_h, full_w = (int(v) for v in batch.image_hw[frame])
+    nh, nw = hw
     one = batch.select_frames([frame])
-    if not one.is_stub:
+    if not one.is_stub and (nh, nw) != (full_h, full_w):
         one = _scaled(one, nw / full_w, nh / full_h, (nh, nw))
     prediction = batch_to_roboflow(one)[0]
     annotation = None

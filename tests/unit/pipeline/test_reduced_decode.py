@@ -171,23 +171,52 @@ def test_restore_full_resolution_scales_keypoints_and_tells_the_stub_the_full_si
     ("batches", "reduced"),
     [
         pytest.param([], True, id="start-reduced"),
-        pytest.param([(1, 20)] * 20, True, id="5-percent-selected"),
-        pytest.param([(8, 8)] * 4, False, id="everything-selected-full-decode"),
-        pytest.param([(8, 8)] * 10 + [(0, 8)] * 10, True, id="back-to-reduced-when-selection-drops"),
+        pytest.param([(1, 20)] * 20, True, id="5-percent-decoded-again"),
+        pytest.param([(8, 8)] * 4, False, id="everything-decoded-again-full-decode"),
+        pytest.param([(8, 8)] * 10 + [(0, 8)] * 10, True, id="back-to-reduced-when-second-decodes-stop"),
     ],
 )
-def test_decode_size_policy_decodes_at_full_size_while_most_frames_are_selected(model, batches, reduced):
+def test_decode_size_policy_decodes_at_full_size_while_most_frames_are_decoded_again(model, batches, reduced):
     policy = DecodeSizePolicy()
-    for selected, frames in batches:
-        policy.observe(selected, frames)
+    for redecoded, frames in batches:
+        policy.observe_frames(frames)
+        for _ in range(redecoded):
+            policy.observe_redecode()
     assert policy.min_hw(model) == ((320, 320) if reduced else None)
     assert policy.min_hw(StubModel("proj/0")) is None and policy.min_hw(None) is None
 
 
-def test_the_stage_switches_to_full_decodes_when_everything_is_selected(model, data_dir, limits):
+@pytest.mark.parametrize(("passthrough", "stays_reduced"), [(False, False), (True, True)])
+def test_the_stage_switches_to_full_decodes_when_every_frame_is_decoded_again(model, data_dir, limits, passthrough,
+                                                                             stays_reduced):  # fmt: skip
+    """Everything selected: full decodes, unless the selected JPEGs are uploaded as they are (no second decode)."""
     data = _photo(data_dir, "astronaut.jpg")
-    stage = BatchStage(model, everything(), limits, MemorySpool(), project="proj", seed=0)
+    stage = BatchStage(model, everything(), limits, MemorySpool(), project="proj", seed=0, jpeg_passthrough=passthrough)
     assert stage.decode_min_hw() == (320, 320)
     for i in range(4):
         stage.process([_reduced_frame(data, stage.decode_min_hw() or (320, 320), f"f{i}")])
-    assert stage.decode_min_hw() is None
+    assert (stage.decode_min_hw() == (320, 320)) is stays_reduced
+
+
+@pytest.mark.parametrize(
+    ("changes", "as_is"),
+    [
+        pytest.param({}, True, id="fits-and-quality-92-at-most-95"),
+        pytest.param({"jpeg_compression_level": 80}, False, id="the-config-asks-for-smaller-files"),
+        pytest.param({"max_image_size": [600, 600]}, False, id="needs-a-resize"),
+    ],
+)
+def test_a_selected_jpeg_is_uploaded_as_its_own_bytes_when_nothing_asks_for_a_re_encode(
+    model, data_dir, limits, changes, as_is
+):
+    data = _photo(data_dir, "grace_hopper.jpg@2x")  # 1200x1024, quality 92, no metadata
+    spool = MemorySpool()
+    stage = BatchStage(model, everything(**changes), limits, spool, project="proj", seed=0)
+    stage.process([_reduced_frame(data, inference_min_hw(model))])
+    record = spool.lease()
+    assert record is not None
+    assert (record.item.jpeg == data) is as_is
+    assert record.item.annotation is not None
+    doc = json.loads(record.item.annotation.body)
+    expected_hw = simplejpeg.decode_jpeg_header(record.item.jpeg)[:2]
+    assert (doc["image"]["height"], doc["image"]["width"]) == expected_hw

@@ -91,11 +91,13 @@ def test_undecodable_file_is_finished_at_once(tmp_path, progress):
     ("name", "min_hw", "image_hw", "full_hw", "keeps_bytes"),
     [
         pytest.param("rocket.jpg", (160, 160), (161, 240), (427, 640), True, id="jpeg-reduced-keeps-its-bytes"),
-        pytest.param("rocket.jpg", None, (427, 640), None, False, id="no-model-size-full-decode"),
+        pytest.param("rocket.jpg", None, (427, 640), None, True, id="no-model-size-full-decode-keeps-its-bytes"),
         pytest.param("page.png", (16, 16), None, None, False, id="png-always-full"),
     ],
 )
-def test_decode_min_hw_reduces_jpegs_for_the_model(tmp_path, progress, name, min_hw, image_hw, full_hw, keeps_bytes):
+def test_decode_min_hw_reduces_jpegs_for_the_model_and_jpegs_keep_their_bytes(
+    tmp_path, progress, name, min_hw, image_hw, full_hw, keeps_bytes
+):
     folder = tmp_path / "in"
     folder.mkdir()
     data = (DATA / name).read_bytes()
