@@ -14,11 +14,11 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from agent.images.decode import DecodedImage, decode_image
+from agent.images.decode import DecodedImage, MinHW, decode_image
 from agent.runtime.thread_priority import ThreadPriority, lower_current_thread
 from agent.runtime.threads import join_all_or_warn
 
-_Job = tuple[bytes, str, "tuple[int, int] | None", "Future[DecodedImage]"]
+_Job = tuple[bytes, str, "MinHW | None", "Future[DecodedImage]"]
 
 
 def default_worker_count() -> int:
@@ -39,7 +39,7 @@ class DecodeWorkers:
         for thread in self._threads:
             thread.start()
 
-    def decode(self, data: bytes, name: str, min_hw: tuple[int, int] | None = None) -> DecodedImage:
+    def decode(self, data: bytes, name: str, min_hw: MinHW | None = None) -> DecodedImage:
         """Decode ``data`` on a worker (see :func:`~agent.images.decode.decode_image`) and wait for it.
 
         Raises:

@@ -27,18 +27,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agent.frames.frame import Frame
-from agent.images.decode import decode_image
+from agent.images.decode import FitInside, MinHW, decode_image
 from agent.inference.spec import ModelSpec
 from agent.predictions.batch import PredictionBatch
 from agent.prepare.encode import fit_size
 
 
-def inference_min_hw(model: object | None) -> tuple[int, int] | None:
-    """The smallest (height, width) a frame must keep for ``model``'s preprocessing.
+def inference_min_hw(model: object | None) -> MinHW | None:
+    """The smallest decode of a frame ``model``'s preprocessing can use.
 
     None (decode at full size) for no model or a model without an input size (the stub).
-    Letterbox and stretch resize to the input size; a centre crop first resizes the short
-    side to ``input / crop_fraction``, so both sides must reach that.
+    A letterbox scales the frame to fit inside the input (:class:`FitInside`: 320×180 of a
+    1280×720 frame for 320×320); stretch resizes each side to the input's; a centre crop
+    first resizes the short side to ``input / crop_fraction``, so both sides must reach that.
     """
     spec = getattr(model, "spec", None)
     if not isinstance(spec, ModelSpec):
@@ -47,6 +48,8 @@ def inference_min_hw(model: object | None) -> tuple[int, int] | None:
     if spec.resize == "center_crop":
         side = math.ceil(max(h, w) / spec.crop_fraction)
         return side, side
+    if spec.resize == "letterbox":
+        return FitInside(h, w)
     return h, w
 
 
@@ -83,7 +86,7 @@ class DecodeSizePolicy:
         with self._lock:
             self._redecoded += 1
 
-    def min_hw(self, model: object | None) -> tuple[int, int] | None:
+    def min_hw(self, model: object | None) -> MinHW | None:
         """(height, width) to decode JPEGs at for ``model``, or None for full size."""
         if self.redecode_share >= self.full_decode_share:
             return None

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agent.errors import ImageError
-from agent.images.decode import DEFAULT_MAX_PIXELS, decode_image, sniff_format
+from agent.images.decode import DEFAULT_MAX_PIXELS, MinHW, decode_image, sniff_format
 from agent.runtime.threads import join_or_warn
 
 logger = logging.getLogger(__name__)
@@ -60,9 +60,7 @@ class FrameBatchOfFiles:
         return [f for f in self.frames if f.pixels is not None]
 
 
-def load_file_frame(
-    path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, min_hw: tuple[int, int] | None = None
-) -> FileFrame:
+def load_file_frame(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, min_hw: MinHW | None = None) -> FileFrame:
     """Read and decode one file, turning every failure into a per-file error.
 
     ``min_hw``: decode a JPEG at the smallest DCT scale at least this large (see ``decode_image``).

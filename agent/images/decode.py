@@ -9,12 +9,16 @@ allocating its pixels.
 
 ``min_hw`` asks for a reduced decode: a JPEG is then decoded with libjpeg's DCT
 scaling at the smallest of 1/1, 1/2, 1/4, 1/8 whose *upright* size is at least
-``min_hw`` (much cheaper than decoding every pixel and resizing); ``full_hw``
-always gives the upright size of the whole image. Other formats ignore it.
+``min_hw`` (much cheaper than decoding every pixel and resizing) — a (height, width)
+both sides must reach, or :class:`FitInside` for a consumer that scales the image to fit
+inside a box (a letterbox: a 1280×720 frame for a 320×320 model needs 320×180, a 1/4
+decode, not 640×360); ``full_hw`` always gives the upright size of the whole image.
+Other formats ignore it.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +36,29 @@ DEFAULT_MAX_PIXELS = 100_000_000
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 """File extensions picked up when a folder is scanned."""
+
+
+@dataclass(frozen=True)
+class FitInside:
+    """A reduced-decode target: the consumer scales the image, aspect kept, to fit inside (height, width).
+
+    The decode must then cover the fitted size (never more than the image itself), not the box.
+    """
+
+    height: int
+    width: int
+
+    def needed_hw(self, full_hw: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) a decode of an image of upright size ``full_hw`` must reach at least."""
+        h, w = full_hw
+        ratio = min(self.height / h, self.width / w)
+        if ratio >= 1:
+            return full_hw
+        return max(1, math.ceil(h * ratio)), max(1, math.ceil(w * ratio))
+
+
+MinHW = tuple[int, int] | FitInside
+"""What a reduced decode must reach: both sides at least (height, width), or a fitted size."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +159,7 @@ def decode_image(
     source: str = "<bytes>",
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    min_hw: tuple[int, int] | None = None,
+    min_hw: MinHW | None = None,
 ) -> DecodedImage:
     """Decode ``data`` into upright 8-bit BGR pixels.
 
@@ -140,8 +167,9 @@ def decode_image(
         data: the encoded file content.
         source: a name for error messages (usually the file path).
         max_pixels: refuse images with more pixels than this (counted at full size).
-        min_hw: (height, width) the caller needs at least, upright: a JPEG is decoded at the
-            smallest DCT scale (1/1, 1/2, 1/4, 1/8) that is at least this large. None: full size.
+        min_hw: (height, width) the caller needs at least, upright, or :class:`FitInside`: a JPEG is
+            decoded at the smallest DCT scale (1/1, 1/2, 1/4, 1/8) that is at least this large. None:
+            full size.
 
     Returns:
         The decoded image, (H, W, 3) uint8 BGR.
@@ -178,7 +206,7 @@ _TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 """EXIF orientations that swap width and height (the stored image is rotated by 90°)."""
 
 
-def _decode_jpeg(data: bytes, source: str, max_pixels: int, min_hw: tuple[int, int] | None) -> DecodedImage:
+def _decode_jpeg(data: bytes, source: str, max_pixels: int, min_hw: MinHW | None) -> DecodedImage:
     try:
         height, width, _colorspace, _subsampling = simplejpeg.decode_jpeg_header(data)
     except ValueError as exc:
@@ -189,7 +217,8 @@ def _decode_jpeg(data: bytes, source: str, max_pixels: int, min_hw: tuple[int, i
     full_hw = (width, height) if transposed else (height, width)
     need_h = need_w = 0  # 0: full size
     if min_hw is not None:
-        need_h, need_w = max(1, int(min_hw[0])), max(1, int(min_hw[1]))
+        need = min_hw.needed_hw(full_hw) if isinstance(min_hw, FitInside) else min_hw
+        need_h, need_w = max(1, int(need[0])), max(1, int(need[1]))
         if transposed:  # libjpeg scales the stored image, which is the upright one turned by 90°
             need_h, need_w = need_w, need_h
     try:

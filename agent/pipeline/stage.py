@@ -42,6 +42,7 @@ from agent.errors import AgentUnavailableError, DiskFullError, ImageError, Spool
 from agent.frames.frame import Frame
 from agent.frames.full_resolution import DecodeSizePolicy, decode_for_upload, restore_full_resolution
 from agent.frames.scan_progress import ScanProgress
+from agent.images.decode import MinHW
 from agent.inference.model import Model
 from agent.limits.store import LimitStore
 from agent.predictions.batch import PredictionBatch
@@ -203,7 +204,7 @@ class BatchStage:
         self._model = model
         self._selector.model_id = model.model_id if model else ""
 
-    def decode_min_hw(self) -> tuple[int, int] | None:
+    def decode_min_hw(self) -> MinHW | None:
         """(height, width) sources decode JPEGs at for the model in use; None: full size."""
         return self.decode_size.min_hw(self._model)
 

@@ -26,7 +26,7 @@ from agent.errors import DiskFullError
 from agent.frames.frame import Frame
 from agent.frames.prefetch import load_file_frame
 from agent.frames.scan_progress import ScanProgress
-from agent.images.decode import IMAGE_EXTENSIONS
+from agent.images.decode import IMAGE_EXTENSIONS, MinHW
 from agent.pipeline.batcher import DynamicBatcher
 from agent.sources.base import SourceThread
 from agent.sources.inotify_watch import InotifyWatch
@@ -41,7 +41,7 @@ class FolderSource(SourceThread):
 
     def __init__(self, source_id: str, batcher: DynamicBatcher, path: Path, progress: ScanProgress, *,
                  poll_interval_s: float = 1.0, settle_ms: float = 500.0, use_events: bool = True,
-                 decode_min_hw: Callable[[], tuple[int, int] | None] = lambda: None) -> None:  # fmt: skip
+                 decode_min_hw: Callable[[], MinHW | None] = lambda: None) -> None:  # fmt: skip
         """
         Args:
             decode_min_hw: read before each file: the (height, width) the model needs at least

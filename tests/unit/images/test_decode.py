@@ -12,7 +12,7 @@ import pytest
 import simplejpeg
 
 from agent.errors import ImageDecodeError, ImageTooLargeError
-from agent.images.decode import decode_image, sniff_format
+from agent.images.decode import FitInside, decode_image, sniff_format
 from agent.images.exif import read_jpeg_orientation
 
 
@@ -135,6 +135,11 @@ def test_sniff_format():
         pytest.param((720, 1280), (180, 320), (180, 320), id="720p-quarter"),
         pytest.param((720, 1280), (1000, 1000), (720, 1280), id="never-upscaled"),
         pytest.param((720, 1280), (1, 1), (90, 160), id="at-most-an-eighth"),
+        pytest.param((720, 1280), FitInside(320, 320), (180, 320), id="letterbox-720p-into-320-is-a-quarter"),
+        pytest.param((1080, 1920), FitInside(320, 320), (270, 480), id="letterbox-1080p-smallest-covering-180x320"),
+        pytest.param((720, 1280), FitInside(640, 640), (360, 640), id="letterbox-720p-into-640-is-half"),
+        pytest.param((200, 300), FitInside(640, 640), (200, 300), id="letterbox-never-upscaled"),
+        pytest.param((720, 1280), FitInside(720, 1), (90, 160), id="letterbox-a-thin-box"),
     ],
 )
 def test_reduced_jpeg_decode_picks_the_smallest_dct_scale_at_least_min_hw(size_hw, min_hw, expected_hw):
@@ -157,6 +162,7 @@ def test_reduced_decode_is_upright_and_its_min_hw_is_upright(orientation, full_h
     # upright 80 rows x 40 cols (or 40 x 80) needed: the stored image must reach it once turned
     need = (full_hw[0] // 4, full_hw[1] // 4)
     image = decode_image(data, min_hw=need)
+    assert decode_image(data, min_hw=FitInside(*need)).pixels.shape == image.pixels.shape  # same box, same aspect
     assert image.full_hw == full_hw == full.shape[:2]
     assert image.pixels.shape[:2] == need  # a quarter, upright
     upright_small = cv2.resize(full, (need[1], need[0]), interpolation=cv2.INTER_AREA)

@@ -19,7 +19,7 @@ from agent.config.al_config import validate_al_config
 from agent.config.snapshot import StaticConfig
 from agent.frames.frame import Frame
 from agent.frames.full_resolution import DecodeSizePolicy, inference_min_hw, restore_full_resolution
-from agent.images.decode import decode_image
+from agent.images.decode import FitInside, decode_image
 from agent.inference.model import StubModel, VisionModel
 from agent.limits.local_store import LocalLimitStore
 from agent.pipeline.stage import BatchStage
@@ -32,6 +32,10 @@ MODEL_PIXELS_TOLERANCE = 2.5
 
 Any shrink before the letterbox moves the boxes about as much: on grace_hopper.jpg an OpenCV
 INTER_LINEAR pre-shrink to 5/8 moves them 2.4 model pixels, the DCT-scaled decode 2.5."""
+
+
+BORDERLINE_CONFIDENCE = 0.30
+"""Detections below this are compared only when far from the 0.25 threshold: above it."""
 
 
 def everything(**changes: object) -> StaticConfig:
@@ -54,11 +58,15 @@ def limits(tmp_path):
 
 
 def _photo(data_dir, name: str) -> bytes:
-    data = (data_dir / name.removesuffix("@2x")).read_bytes()
+    data = (data_dir / name.removesuffix("@2x").removesuffix("@720p")).read_bytes()
     if name.endswith("@2x"):  # a larger real photo: the model's decode is a 3/8 one
         full = decode_image(data).pixels
         big = cv2.resize(full, (full.shape[1] * 2, full.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
         data = simplejpeg.encode_jpeg(big, quality=92, colorspace="BGR")
+    if name.endswith("@720p"):  # a camera-shaped 1280x720 frame: the model's letterbox decode is a 1/4 one
+        full = decode_image(data).pixels
+        wide = cv2.resize(full, (1280, 720), interpolation=cv2.INTER_CUBIC)
+        data = simplejpeg.encode_jpeg(wide, quality=90, colorspace="BGR", colorsubsampling="420")
     return data
 
 
@@ -68,7 +76,7 @@ def _reduced_frame(data: bytes, min_hw: tuple[int, int] | None, frame_id: str = 
     return Frame("cam", frame_id, decoded.pixels, encoded=data, full_hw=decoded.full_hw)
 
 
-@pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.jpg", "grace_hopper.jpg@2x"])
+@pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.jpg", "grace_hopper.jpg@2x", "astronaut.jpg@720p"])
 def test_boxes_from_a_reduced_decode_match_a_full_decode(model, data_dir, name):
     data = _photo(data_dir, name)
     full = decode_image(data).pixels
@@ -79,11 +87,14 @@ def test_boxes_from_a_reduced_decode_match_a_full_decode(model, data_dir, name):
     got = restore_full_resolution(model.predict([frame.image]), [frame])
 
     assert got.image_hw.tolist() == [list(full.shape[:2])]
-    assert len(expected.xyxy) >= 1, "the photo must have something to detect"
-    assert got.class_id.tolist() == expected.class_id.tolist()
+    # a detection within 0.05 of the 0.25 threshold may fall either side with any pre-shrink
+    # (astronaut@720p: a second class at 0.27 on the full decode, 0.24 on both the 1/2 and 1/4 decodes)
+    keep_expected, keep_got = expected.confidence >= BORDERLINE_CONFIDENCE, got.confidence >= BORDERLINE_CONFIDENCE
+    assert keep_expected.sum() >= 1, "the photo must have something to detect"
+    assert got.class_id[keep_got].tolist() == expected.class_id[keep_expected].tolist()
     model_scale = min(320 / full.shape[0], 320 / full.shape[1])  # letterbox: original px → model px
-    assert np.abs(got.xyxy - expected.xyxy).max() * model_scale <= MODEL_PIXELS_TOLERANCE
-    assert np.abs(got.confidence - expected.confidence).max() < 0.05
+    assert np.abs(got.xyxy[keep_got] - expected.xyxy[keep_expected]).max() * model_scale <= MODEL_PIXELS_TOLERANCE
+    assert np.abs(got.confidence[keep_got] - expected.confidence[keep_expected]).max() < 0.05
 
 
 @pytest.mark.parametrize(("max_image_size", "upload_hw"), [(None, (1200, 1024)), ([300, 300], (300, 256))])
@@ -182,7 +193,7 @@ def test_decode_size_policy_decodes_at_full_size_while_most_frames_are_decoded_a
         policy.observe_frames(frames)
         for _ in range(redecoded):
             policy.observe_redecode()
-    assert policy.min_hw(model) == ((320, 320) if reduced else None)
+    assert policy.min_hw(model) == (FitInside(320, 320) if reduced else None)
     assert policy.min_hw(StubModel("proj/0")) is None and policy.min_hw(None) is None
 
 
@@ -192,10 +203,10 @@ def test_the_stage_switches_to_full_decodes_when_every_frame_is_decoded_again(mo
     """Everything selected: full decodes, unless the selected JPEGs are uploaded as they are (no second decode)."""
     data = _photo(data_dir, "astronaut.jpg")
     stage = BatchStage(model, everything(), limits, MemorySpool(), project="proj", seed=0, jpeg_passthrough=passthrough)
-    assert stage.decode_min_hw() == (320, 320)
+    assert stage.decode_min_hw() == FitInside(320, 320)
     for i in range(4):
-        stage.process([_reduced_frame(data, stage.decode_min_hw() or (320, 320), f"f{i}")])
-    assert (stage.decode_min_hw() == (320, 320)) is stays_reduced
+        stage.process([_reduced_frame(data, stage.decode_min_hw() or FitInside(320, 320), f"f{i}")])
+    assert (stage.decode_min_hw() == FitInside(320, 320)) is stays_reduced
 
 
 @pytest.mark.parametrize(
