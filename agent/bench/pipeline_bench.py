@@ -17,10 +17,14 @@ previous scenario's uploads are not charged to the next one). The daemon's own u
 measured. Progress is polled sparingly (each GetStatus costs the daemon CPU).
 
 Stage costs per inferred frame come from the daemon's ``framesift_stage_seconds`` histograms.
-The CPU-bound ceiling of a scenario is ``min(1, cores / (ort_cpu + other) × bare_s)`` per frame:
-what the ratio could be if every core were busy all the time (``other`` = decode, preprocess,
-postprocess, sample, prepare and spool core-seconds per frame, ``ort_cpu`` = onnxruntime's
-core-seconds per frame, ``bare_s`` = bare wall seconds per frame).
+The CPU-bound ceiling of a scenario is ``min(1, cores / daemon_cpu × bare_s)`` per frame: what the
+ratio could be if every core were busy all the time with the daemon's work (``daemon_cpu`` = the
+daemon process's CPU seconds per frame from the first file to the last upload, every thread and
+stage; ``bare_s`` = bare wall seconds per frame). Stage timers are wall time per frame and, for
+the background threads, include the time they yield to the model, so they show where frames wait,
+not what they cost. The JPEGs are camera-like (4:2:0, as every camera and the reference's
+``cv2.imencode`` write them) unless ``subsampling="444"``, whose noisy chroma makes entropy
+decoding about 60 % dearer.
 """
 
 from __future__ import annotations
@@ -28,11 +32,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,13 +42,12 @@ import httpx
 import numpy as np
 import simplejpeg
 
+from agent.bench.daemon_under_test import DaemonUnderTest, process_cpu_s, rss_mb, stage_sums
 from agent.config.agent_settings import ModelSection
-from agent.control.client import ControlClient
 from agent.inference.loading import load_model
 from agent.inference.model import VisionModel
 
 STAGES = ("decode", "preprocess", "infer", "postprocess", "sample", "prepare", "spool")
-OFF_MODEL_STAGES = ("decode", "preprocess", "postprocess", "sample", "prepare", "spool")
 
 
 @dataclass
@@ -60,6 +59,8 @@ class ScenarioRun:
     bare_fps: float
     stage_ms: dict[str, float] = field(default_factory=dict)  # per inferred frame
     ceiling: float = 1.0
+    cpu_ms: float = 0.0  # the daemon's CPU per frame (all threads, every stage, uploads included)
+    ort_cpu_ms: float = 0.0  # bare onnxruntime's CPU per frame
 
     @property
     def ratio(self) -> float:
@@ -74,6 +75,7 @@ class PipelineBenchReport:
     frames: int
     batch_size: int
     cores: int
+    subsampling: str = "420"
     runs: list[list[ScenarioRun]] = field(default_factory=list)
     infer_p50_ms: list[float] = field(default_factory=list)
     bare1_p50_ms: list[float] = field(default_factory=list)
@@ -81,19 +83,8 @@ class PipelineBenchReport:
     idle_rss_mb: float = 0.0
 
 
-_IDLE_EXEC = (
-    "import os, sys; os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0)); os.execv(sys.argv[1], sys.argv[1:])"
-)
-"""``python -c`` that runs its arguments as a program at SCHED_IDLE (threads it starts inherit the policy)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def make_jpegs(count: int, width: int = 1280, height: int = 720, seed: int = 0) -> list[bytes]:
+def make_jpegs(count: int, width: int = 1280, height: int = 720, seed: int = 0,
+               subsampling: str = "420") -> list[bytes]:  # fmt: skip
     """``count`` distinct JPEGs (quality 85): a smooth scene with a few shapes, shifted and noised per frame."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width]
@@ -105,23 +96,9 @@ def make_jpegs(count: int, width: int = 1280, height: int = 720, seed: int = 0) 
         x, y = int(rng.integers(0, width - 200)), int(rng.integers(0, height - 200))
         image[y : y + 160, x : x + 120] = rng.integers(0, 255, 3, dtype=np.uint8)
         image = image + rng.integers(0, 6, (height, width, 1), dtype=np.uint8)  # distinct bytes
-        out.append(simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=85, colorspace="BGR"))
+        out.append(simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=85, colorspace="BGR",
+                                          colorsubsampling=subsampling))  # fmt: skip
     return out
-
-
-def _rss_mb(pid: int, field_name: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _stage_sums(metrics_url: str) -> dict[str, float]:
-    text = httpx.get(metrics_url, timeout=5).text
-    sums = {}
-    for m in re.finditer(r'^framesift_stage_seconds_sum\{stage="(\w+)"\} (\S+)$', text, re.M):
-        sums[m.group(1)] = float(m.group(2))
-    return sums
 
 
 class BareBaseline:
@@ -158,152 +135,31 @@ class BareBaseline:
         return float(np.median(times) * 1000)
 
 
-class DaemonUnderTest:
-    """A hub and a ``framesift run`` with one folder source, in a scratch directory."""
-
-    def __init__(self, root: Path, model_id: str, batch_size: int) -> None:
-        self.root = root
-        self.inbox = root / "inbox"
-        self.inbox.mkdir()
-        self.procs: list[subprocess.Popen[str]] = []
-        keys = root / "hub-keys"
-        key = subprocess.run([sys.executable, "-m", "agent", "hub", "new-key", str(keys)], check=True,
-                             capture_output=True, text=True).stdout.strip()  # fmt: skip
-        (root / "api-key").write_text(key + "\n")
-        hub_port, self.metrics_port = _free_port(), _free_port()
-        self.hub_url = f"http://127.0.0.1:{hub_port}"
-        # SCHED_IDLE: the hub stands in for a remote server; its ingest must not take the daemon's cores
-        hub = ["-m", "agent", "hub", "--data", str(root / "hub"), "--listen", f"127.0.0.1:{hub_port}",
-               "--keys-file", str(keys)]  # fmt: skip
-        self._spawn([sys.executable, "-c", _IDLE_EXEC, sys.executable, *hub], None)
-        self._wait(lambda: httpx.get(f"{self.hub_url}/healthz", timeout=1).status_code == 200, "hub")
-        cfg = root / "agent.toml"
-        cfg.write_text(f"""[agent]
-state_dir = "{root / "state"}"
-[model]
-id = "{model_id}"
-batch_size = {batch_size}
-max_delay_ms = 20
-[destination]
-url = "{self.hub_url}"
-workspace = "bench"
-project = "bench"
-api_key_file = "{root / "api-key"}"
-sync_interval_s = 60
-[metrics]
-listen = "127.0.0.1:{self.metrics_port}"
-[[sources]]
-type = "folder"
-id = "inbox"
-path = "{self.inbox}"
-""")
-        ready = threading.Event()
-        self.daemon = self._spawn([sys.executable, "-m", "agent", "run", "--config", str(cfg)], ready)
-        if not ready.wait(120):
-            self.close()
-            raise RuntimeError("the daemon did not become ready within 120 s")
-        self.client = ControlClient(f"unix:{root / 'state' / 'control.sock'}")
-        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-
-    def _spawn(self, argv: list[str], ready: threading.Event | None) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.procs.append(proc)
-
-        def pump() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if ready is not None and "framesift ready" in line:
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        return proc
-
-    @staticmethod
-    def _wait(check: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if check():
-                    return
-            except (httpx.HTTPError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{what} did not start within {timeout_s:.0f} s")
-
-    def select(self, share: float) -> None:
-        """Select ``share`` of the frames (random strategy, no limits), as a local override."""
-        config = {"enabled": True, "persist_predictions": True,
-                  "sampling_strategies": [{"name": "bench", "type": "random", "traffic_percentage": share}],
-                  "batching_strategy": {"batches_name_prefix": "bench", "recreation_interval": "never"}}  # fmt: skip
-        self.client.set_config(config)
-
-    def wait_uploaded(self, timeout_s: float = 120.0) -> None:
-        """Wait until the spool is empty: the hub has ingested the previous scenario's uploads."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            stats = self.client.spool_stats()
-            if stats.ready + stats.leased == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"the daemon did not upload its spool within {timeout_s:.0f} s")
-
-    def inferred(self) -> int:
-        """Frames inferred so far."""
-        return int(self.client.status().frames_inferred)
-
-    def wait_inferred(self, target: int, timeout_s: float = 300.0) -> float:
-        """Poll until ``target`` frames are inferred; returns the monotonic time seen.
-
-        Each poll (a GetStatus RPC, about 1 ms of the daemon's CPU) sleeps half the time the rest
-        should take at the rate so far (10 ms at the least): a handful of polls per scenario, and
-        the end is still seen within 10 ms. Polling every 20 ms instead took 4 % of the daemon's CPU.
-        """
-        start = time.monotonic()
-        deadline, first = start + timeout_s, self.inferred()
-        while time.monotonic() < deadline:
-            done = self.inferred()
-            if done >= target:
-                return time.monotonic()
-            rate = (done - first) / max(1e-3, time.monotonic() - start)
-            time.sleep(min(0.5, max(0.01, 0.5 * (target - done) / rate)) if rate > 0 else 0.05)
-        raise RuntimeError(f"the daemon inferred {self.inferred()} of {target} frames in {timeout_s:.0f} s")
-
-    def close(self) -> None:
-        """Stop the daemon, then the hub."""
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
-
-
 def _stage_ms(before: dict[str, float], after: dict[str, float], frames: int) -> dict[str, float]:
     return {s: (after.get(s, 0.0) - before.get(s, 0.0)) * 1000 / frames for s in STAGES}
 
 
-def _ceiling(stage_ms: dict[str, float], bare_fps: float, ort_cpu_s: float, cores: int) -> float:
-    other_s = sum(stage_ms[s] for s in OFF_MODEL_STAGES) / 1000
-    return min(1.0, cores / (ort_cpu_s + other_s) / bare_fps)
+def _ceiling(daemon_cpu_s: float, frames: int, bare_fps: float, cores: int) -> float:
+    """What the ratio could be with every core busy all the time on the daemon's measured CPU work per frame."""
+    per_frame_s = daemon_cpu_s / frames
+    return min(1.0, cores / per_frame_s / bare_fps) if per_frame_s > 0 else 1.0
 
 
 def run_pipeline_bench(model_id: str, *, frames: int = 400, runs: int = 3, batch_size: int = 8,
-                       infer_calls: int = 40, models_dir: Path | None = None,
+                       infer_calls: int = 40, models_dir: Path | None = None, subsampling: str = "420",
                        progress: Callable[[str], None] = lambda _: None) -> PipelineBenchReport:  # fmt: skip
     """Measure every scenario ``runs`` times against the bare baseline of the same run."""
     cores = len(os.sched_getaffinity(0))
-    report = PipelineBenchReport(frames, batch_size, cores)
-    progress(f"generating {frames} distinct 1280x720 JPEGs")
-    jpegs = make_jpegs(frames)
+    report = PipelineBenchReport(frames, batch_size, cores, subsampling)
+    progress(f"generating {frames} distinct 1280x720 JPEGs ({subsampling})")
+    jpegs = make_jpegs(frames, subsampling=subsampling)
     bare = BareBaseline(ModelSection(id=model_id, batch_size=batch_size), models_dir)
     with tempfile.TemporaryDirectory(prefix="framesift-bench-pipeline-") as tmp:
         root = Path(tmp)
         daemon = DaemonUnderTest(root, model_id, batch_size)
         try:
             time.sleep(1.0)
-            report.idle_rss_mb = _rss_mb(daemon.daemon.pid, "VmRSS")
+            report.idle_rss_mb = rss_mb(daemon.daemon.pid, "VmRSS")
             staging = root / "staging"
             staging.mkdir()
             for run in range(runs):
@@ -319,7 +175,7 @@ def run_pipeline_bench(model_id: str, *, frames: int = 400, runs: int = 3, batch
                 progress(f"run {run + 1}: Infer p50 {report.infer_p50_ms[-1]:.1f} ms "
                          f"(bare batch-1 {report.bare1_p50_ms[-1]:.1f} ms)")  # fmt: skip
                 report.runs.append(rows)
-            report.peak_rss_mb = _rss_mb(daemon.daemon.pid, "VmHWM")
+            report.peak_rss_mb = rss_mb(daemon.daemon.pid, "VmHWM")
         finally:
             daemon.client.close()
             daemon.close()
@@ -336,16 +192,19 @@ def _folder_scenario(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[by
         path = staging / f"{tag}-{i:05d}.jpg"
         path.write_bytes(data)
         names.append(path)
-    base, sums = daemon.inferred(), _stage_sums(daemon.metrics_url)
-    t0 = time.monotonic()
+    base, sums = daemon.inferred(), stage_sums(daemon.metrics_url)
+    cpu0, t0 = process_cpu_s(daemon.daemon.pid), time.monotonic()
     for path in names:
         path.rename(daemon.inbox / path.name)  # IN_MOVED_TO: complete at once
     t1 = daemon.wait_inferred(base + len(jpegs))
     stage_ms = _stage_ms(sums, _wait_settled(daemon), len(jpegs))
+    daemon.wait_uploaded()
+    cpu_s = process_cpu_s(daemon.daemon.pid) - cpu0  # every stage's work for these frames, uploads included
     for path in daemon.inbox.iterdir():
         path.unlink()
     fps = len(jpegs) / (t1 - t0)
-    return ScenarioRun(name, fps, bare_fps, stage_ms, _ceiling(stage_ms, bare_fps, ort_cpu, cores))
+    return ScenarioRun(name, fps, bare_fps, stage_ms, _ceiling(cpu_s, len(jpegs), bare_fps, cores),
+                       cpu_ms=cpu_s * 1000 / len(jpegs), ort_cpu_ms=ort_cpu * 1000)  # fmt: skip
 
 
 def _wait_settled(daemon: DaemonUnderTest) -> dict[str, float]:
@@ -356,7 +215,7 @@ def _wait_settled(daemon: DaemonUnderTest) -> dict[str, float]:
         if match is None or float(match.group(1)) == 0:
             break
         time.sleep(0.05)
-    return _stage_sums(daemon.metrics_url)
+    return stage_sums(daemon.metrics_url)
 
 
 def _submit_scenario(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[bytes], run: int,
@@ -364,15 +223,18 @@ def _submit_scenario(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[by
     daemon.select(0.05)
     daemon.wait_uploaded()
     bare_fps, ort_cpu = bare.throughput(len(jpegs))
-    base, sums = daemon.inferred(), _stage_sums(daemon.metrics_url)
-    t0 = time.monotonic()
+    base, sums = daemon.inferred(), stage_sums(daemon.metrics_url)
+    cpu0, t0 = process_cpu_s(daemon.daemon.pid), time.monotonic()
     reply = daemon.client.submit_frames((data, "host-app", f"r{run}-{i}") for i, data in enumerate(jpegs))
     if reply.accepted != len(jpegs):
         raise RuntimeError(f"SubmitFrames accepted {reply.accepted} of {len(jpegs)} frames")
     t1 = daemon.wait_inferred(base + len(jpegs))
     stage_ms = _stage_ms(sums, _wait_settled(daemon), len(jpegs))
+    daemon.wait_uploaded()
+    cpu_s = process_cpu_s(daemon.daemon.pid) - cpu0
     return ScenarioRun("SubmitFrames, 5 % selected", len(jpegs) / (t1 - t0), bare_fps, stage_ms,
-                       _ceiling(stage_ms, bare_fps, ort_cpu, cores))  # fmt: skip
+                       _ceiling(cpu_s, len(jpegs), bare_fps, cores), cpu_ms=cpu_s * 1000 / len(jpegs),
+                       ort_cpu_ms=ort_cpu * 1000)  # fmt: skip
 
 
 def _infer_p50_ms(daemon: DaemonUnderTest, jpegs: list[bytes], calls: int) -> float:
@@ -388,7 +250,9 @@ def _infer_p50_ms(daemon: DaemonUnderTest, jpegs: list[bytes], calls: int) -> fl
 def report_json(report: PipelineBenchReport) -> str:
     """The report as JSON (every run)."""
     runs = [[{"name": r.name, "daemon_fps": r.daemon_fps, "bare_fps": r.bare_fps, "ratio": r.ratio,
-              "ceiling": r.ceiling, "stage_ms": r.stage_ms} for r in rows] for rows in report.runs]  # fmt: skip
+              "ceiling": r.ceiling, "cpu_ms": r.cpu_ms, "ort_cpu_ms": r.ort_cpu_ms, "stage_ms": r.stage_ms}
+             for r in rows] for rows in report.runs]  # fmt: skip
     return json.dumps({"frames": report.frames, "batch_size": report.batch_size, "cores": report.cores,
+                       "subsampling": report.subsampling,
                        "runs": runs, "infer_p50_ms": report.infer_p50_ms, "bare1_p50_ms": report.bare1_p50_ms,
                        "peak_rss_mb": report.peak_rss_mb, "idle_rss_mb": report.idle_rss_mb}, indent=2)  # fmt: skip

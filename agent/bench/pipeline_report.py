@@ -68,23 +68,36 @@ def print_report(report: PipelineBenchReport, console: Console | None = None) ->
     """Print the tables and the PASS/FAIL lines; True when every target is met."""
     console = console or Console(width=None if Console().is_terminal else 160)
     runs = len(report.runs)
-    table = Table(title=f"bench pipeline: {report.frames} distinct 1280x720 JPEGs, batch {report.batch_size}, "
+    table = Table(title=f"bench pipeline: {report.frames} distinct 1280x720 JPEGs ({report.subsampling}), "
+                        f"batch {report.batch_size}, "
                         f"{report.cores} cores; medians of {runs} run(s), min–max across runs")  # fmt: skip
-    for col in ("scenario", "daemon frames/s", "bare frames/s", "ratio", "ratio min–max", "CPU-bound ceiling"):
+    for col in (
+        "scenario",
+        "daemon frames/s",
+        "bare frames/s",
+        "ratio",
+        "ratio min–max",
+        "CPU-bound ceiling",
+        "daemon / bare CPU ms per frame",
+    ):
         table.add_column(col, justify="right")
     names = [r.name for r in report.runs[0]] if report.runs else []
     for i, name in enumerate(names):
         rs = [rows[i] for rows in report.runs]
         table.add_row(name, f"{_median([r.daemon_fps for r in rs]):.1f}", f"{_median([r.bare_fps for r in rs]):.1f}",
                       f"{_median([r.ratio for r in rs]):.2f}x", _spread([r.ratio for r in rs]),
-                      f"{_median([r.ceiling for r in rs]):.2f}x")  # fmt: skip
+                      f"{_median([r.ceiling for r in rs]):.2f}x",
+                      f"{_median([r.cpu_ms for r in rs]):.1f} / {_median([r.ort_cpu_ms for r in rs]):.1f}")  # fmt: skip
     if report.infer_p50_ms:
         infer, bare1 = _median(report.infer_p50_ms), _median(report.bare1_p50_ms)
         table.add_row("Infer RPC p50 (one frame)", f"{infer:.1f} ms", f"{bare1:.1f} ms", f"{infer / bare1:.2f}x",
                       _spread([a / b for a, b in zip(report.infer_p50_ms, report.bare1_p50_ms, strict=True)]),
-                      "")  # fmt: skip
+                      "", "")  # fmt: skip
     console.print(table)
-    stages = Table(title="where per-frame time goes (ms per inferred frame, medians; framesift_stage_seconds)")
+    stages = Table(
+        title="where frames spend wall time (ms per inferred frame, medians; framesift_stage_seconds; "
+        "background stages include the time they yield to the model)"
+    )
     stages.add_column("scenario")
     for stage in STAGES:
         stages.add_column(stage, justify="right")

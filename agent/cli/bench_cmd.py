@@ -69,6 +69,12 @@ def add_parser(sub: Any) -> None:
     pp.add_argument("--frames", type=int, default=400, help="distinct 1280x720 JPEGs per scenario")
     pp.add_argument("--runs", type=int, default=3, help="runs of every scenario (medians reported)")
     pp.add_argument("--batch-size", type=int, default=8, help="[model] batch_size of the daemon and the baseline")
+    pp.add_argument(
+        "--subsampling",
+        choices=("420", "444"),
+        default="420",
+        help="chroma subsampling of the generated JPEGs: 420 as cameras write them, 444 noisier",
+    )
     pp.add_argument("--json", type=Path, default=None, help="also write every run as JSON here (default: no file)")
     pp.set_defaults(run=run_pipeline)
     lp = bsub.add_parser("selection", help="a simulated day: first-come vs paced vs class quota vs uncertainty")
@@ -85,6 +91,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
     console = Console(width=None if Console().is_terminal else 160)
     report = run_pipeline_bench(args.model, frames=args.frames, runs=args.runs, batch_size=args.batch_size,
+                                subsampling=args.subsampling,
                                 progress=lambda line: console.print(line, markup=False, highlight=False))  # fmt: skip
     if args.json:
         args.json.write_text(report_json(report))

@@ -28,7 +28,7 @@ from agent.daemon.preflight import preflight
 from agent.daemon.systemd import SystemdNotifier, sd_notify
 from agent.daemon.telemetry import AgentTelemetry, bind_gauges
 from agent.errors import ConfigError, FramesiftError
-from agent.runtime.malloc_arenas import limit_malloc_arenas
+from agent.runtime.malloc_tuning import fix_mmap_threshold, limit_malloc_arenas
 
 logger = logging.getLogger("framesift.run")
 
@@ -50,8 +50,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"valid: {args.config or 'built-in defaults'}")
         return 0
     logging.getLogger().setLevel(settings.agent.log_level.upper())
-    if not read_environment().malloc_arena_max:
-        limit_malloc_arenas(2)  # before the threads start: bounded RSS (see agent/runtime/malloc_arenas.py)
+    environment = read_environment()  # before the threads start: bounded RSS (see agent/runtime/malloc_tuning.py)
+    if environment.malloc_arena_max is None:
+        limit_malloc_arenas()
+    if environment.malloc_mmap_threshold is None:
+        fix_mmap_threshold()
     stop, reload = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -62,6 +62,9 @@ class ModelSection(_Section):
     confidence: float = Field(0.25, ge=0, le=1)
     iou: float = Field(0.45, ge=0, le=1)
     threads: int = Field(0, ge=0)
+    cpu_mem_arena: bool = Field(True, description="keep onnxruntime's CPU arena: activation buffers are reused "
+                                "(measured: Infer p50 3 ms faster on 2 cores) at the price of holding their peak "
+                                "(about 40 MiB idle RSS for YOLOv8n 320, batch 8)")  # fmt: skip
     trt_cache_dir: Path | None = None
     trt_fp16: bool = False
     stuck_timeout_s: float = Field(60.0, gt=0)

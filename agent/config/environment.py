@@ -16,7 +16,7 @@ are listed here and nowhere else, and tests pass a plain dict.
 | ``FRAMESIFT_CONTROL``, ``FRAMESIFT_CONTROL_TOKEN`` | ``ctl``/``status`` target and bearer token |
 | ``FRAMESIFT_HUB_KEYS_FILE`` | the hub's API keys file |
 | ``NOTIFY_SOCKET``, ``WATCHDOG_USEC``, ``WATCHDOG_PID`` | systemd notify and watchdog |
-| ``MALLOC_ARENA_MAX`` | glibc's own; when set, ``run`` leaves malloc arenas as it says |
+| ``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_`` | glibc's own; when set, ``run`` leaves that setting alone |
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Environment:
     watchdog_usec: int | None = None
     watchdog_pid: int | None = None
     malloc_arena_max: int | None = None
+    malloc_mmap_threshold: int | None = None
 
 
 def _path(value: str | None) -> Path | None:
@@ -81,4 +82,5 @@ def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
         watchdog_usec=_int(env.get("WATCHDOG_USEC")),
         watchdog_pid=_int(env.get("WATCHDOG_PID")),
         malloc_arena_max=_int(env.get("MALLOC_ARENA_MAX")),
+        malloc_mmap_threshold=_int(env.get("MALLOC_MMAP_THRESHOLD_")),
     )

@@ -20,7 +20,8 @@ from agent.predictions.batch import TaskType
 def runner_options(section: ModelSection) -> RunnerOptions:
     """onnxruntime options of a ``[model]`` section."""
     return RunnerOptions(providers=parse_providers(section.providers), trt_cache_dir=section.trt_cache_dir,
-                         trt_fp16=section.trt_fp16, intra_op_threads=section.threads)  # fmt: skip
+                         trt_fp16=section.trt_fp16, intra_op_threads=section.threads,
+                         cpu_mem_arena=section.cpu_mem_arena)  # fmt: skip
 
 
 def load_model(

@@ -59,7 +59,9 @@ class RunnerOptions:
         inter_op_threads: threads across operators (0 = onnxruntime default).
         device_id: GPU index for CUDA/TensorRT.
         cpu_mem_arena: keep onnxruntime's CPU arena (holds peak activation memory for the process
-            lifetime; off by default: an edge agent is idle most of the time).
+            lifetime). Off here; ``[model] cpu_mem_arena`` turns it on for the agent, where reusing the
+            activation buffers saves every run its page faults (malloc maps blocks of 1 MiB or more
+            afresh, see ``runtime/malloc_tuning.py``).
         allow_spinning: let idle onnxruntime worker threads busy-wait. Off by default: on a
             small edge CPU spinning threads steal the cores that decode the next batch.
     """
