@@ -21,7 +21,8 @@ def runner_options(section: ModelSection) -> RunnerOptions:
     """onnxruntime options of a ``[model]`` section."""
     return RunnerOptions(providers=parse_providers(section.providers), trt_cache_dir=section.trt_cache_dir,
                          trt_fp16=section.trt_fp16, intra_op_threads=section.threads,
-                         cpu_mem_arena=section.cpu_mem_arena)  # fmt: skip
+                         cpu_mem_arena=section.cpu_mem_arena,
+                         memory_pattern=not section.cpu_mem_arena)  # the arena reuses blocks across shapes  # fmt: skip
 
 
 def load_model(
