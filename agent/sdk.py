@@ -40,7 +40,7 @@ from agent.config.snapshot import StaticConfig
 from agent.errors import ConfigError, ConfigIssue
 from agent.frames.prefetch import FileFrame
 from agent.pipeline.assembly import build_pipeline
-from agent.pipeline.stage import StageResult
+from agent.pipeline.stage_result import StageResult
 from agent.predictions.roboflow_json import batch_to_roboflow
 from agent.runtime.log_redaction import install_redaction
 from agent.upload.client import ROBOFLOW_API_URL

@@ -31,7 +31,7 @@ from agent.frames.files import iter_image_files
 from agent.frames.prefetch import FileFrame
 from agent.inference.registry import ModelRef, ModelRegistry, default_models_dir
 from agent.pipeline.assembly import Pipeline, build_pipeline
-from agent.pipeline.stage import StageResult
+from agent.pipeline.stage_result import StageResult
 from agent.predictions.batch import PredictionBatch
 from agent.upload.credentials import load_api_key
 

@@ -34,10 +34,11 @@ from agent.frames.decode_workers import DecodeWorkers
 from agent.frames.frame import Frame
 from agent.frames.scan_progress import ScanProgress
 from agent.inference.loading import load_model
+from agent.inference.model import PreparedInput
 from agent.pipeline.assembly import build_pipeline
 from agent.pipeline.batcher import DynamicBatcher
 from agent.pipeline.prepare_queue import PrepareQueue
-from agent.pipeline.stage import StageResult
+from agent.pipeline.stage_result import StageResult
 from agent.sources.base import SourceThread
 from agent.sources.folder import FolderSource
 from agent.sources.video import VideoSource
@@ -85,7 +86,8 @@ class Agent:
             telemetry.bind_prepare(lambda: self.prepare.frames_pending)
             self.loop = InferenceLoop(
                 self.batcher, self._infer_batch, stuck_timeout_s=s.model.stuck_timeout_s,
-                on_stuck=self._restart_runner,
+                on_stuck=self._restart_runner, prepare=self.pipeline.stage.prepare_input,
+                prepare_priority=s.agent.background_priority,
             )  # fmt: skip
             self.sources = [self._build_source(src, progress) for src in s.sources]
             self.submit_decoder = DecodeWorkers(s.agent.background_priority)  # SubmitFrames' images
@@ -108,9 +110,10 @@ class Agent:
                               max_bytes=SOURCE_QUEUE_MAX_BYTES)  # fmt: skip
         return source
 
-    def _infer_batch(self, frames: list[Frame]) -> StageResult:
-        """On the inference thread: infer and sample, then hand the batch to the prepare stage."""
-        result = self.pipeline.stage.select_batch(frames)
+    def _infer_batch(self, frames: list[Frame], prepared: object = None) -> StageResult:
+        """On the inference thread: infer and sample (``prepared``: the look-ahead thread's input), then hand
+        the batch to the prepare stage."""
+        result = self.pipeline.stage.select_batch(frames, prepared if isinstance(prepared, PreparedInput) else None)
         if not self.prepare.put(result):  # the prepare stage is stopping: commit here, lose nothing
             self.pipeline.stage.commit(result)
         return result
@@ -135,7 +138,7 @@ class Agent:
             src.stop(max(0.1, min(2.0, deadline - time.monotonic())))
         self.submit_decoder.stop(max(0.1, min(1.0, deadline - time.monotonic())))
         self.loop.stop(max(0.1, deadline - time.monotonic() - 2.0))
-        queued = self.batcher.drain()  # frames already accepted: select and spool them while time allows
+        queued = self.loop.take_pending() + self.batcher.drain()  # accepted frames: select and spool them in time
         size = self.settings.model.batch_size
         for start in range(0, len(queued), size):
             if time.monotonic() > deadline - 1.5:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from agent.control.facade import SpoolStatsView
 from agent.daemon.events import EventBus
 from agent.daemon.metrics import AgentMetrics
-from agent.pipeline.stage import StageResult
+from agent.pipeline.stage_result import StageResult
 from agent.predictions.batch import PredictionBatch
 from agent.spool.disk_spool import SpoolRecord
 

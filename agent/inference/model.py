@@ -48,6 +48,25 @@ def _image_hw(images: Sequence[NDArray[np.uint8]]) -> NDArray[np.int32]:
 
 
 @dataclass
+class PreparedInput:
+    """A batch preprocessed ahead of its run (:meth:`VisionModel.prepare_input`).
+
+    Attributes:
+        model: the model it was prepared for (a hot swap in between makes it stale).
+        tensor: (B, 3, H, W) float32, a view of one of the model's two look-ahead buffers.
+        transforms: (B, 4) float32 rows ``[scale_x, scale_y, pad_x, pad_y]``.
+        image_hw: (B, 2) int32 sizes of the frames.
+        preprocess_s: seconds it took.
+    """
+
+    model: object
+    tensor: NDArray[np.float32]
+    transforms: NDArray[np.float32]
+    image_hw: NDArray[np.int32]
+    preprocess_s: float
+
+
+@dataclass
 class StageTimes:
     """Seconds spent in each stage by the last ``predict`` call."""
 
@@ -79,6 +98,7 @@ class VisionModel:
         self.max_batch = max_batch
         self.params = params or PostprocessParams()
         self.preprocessor = Preprocessor(self.spec, max_batch)
+        self._look_ahead: Preprocessor | None = None  # created on first use: only the daemon preprocesses ahead
         self.last_times = StageTimes()
 
     @property
@@ -114,16 +134,39 @@ class VisionModel:
             batch.frame_ids = list(frame_ids)
         return batch
 
+    def prepare_input(self, images: Sequence[NDArray[np.uint8]]) -> PreparedInput | None:
+        """Preprocess B frames ahead of :meth:`predict_prepared` (on another thread than ``predict``).
+
+        Two look-ahead buffers are used in turn: the tensor of one call stays valid until the call after
+        the next, so the caller must run each prepared input before preparing the one after the next
+        (one being run, one waiting). Returns None for more than ``max_batch`` frames.
+        """
+        if not images or len(images) > self.max_batch:
+            return None
+        if self._look_ahead is None:
+            self._look_ahead = Preprocessor(self.spec, self.max_batch, buffers=2)
+        t0 = time.perf_counter()
+        tensor, transforms = self._look_ahead(images)
+        return PreparedInput(self, tensor, transforms, _image_hw(images), time.perf_counter() - t0)
+
+    def predict_prepared(self, prepared: PreparedInput) -> PredictionBatch:
+        """Predict a batch :meth:`prepare_input` made for this model."""
+        return self._run_chunk(prepared.tensor, prepared.transforms, prepared.image_hw, prepared.preprocess_s)
+
     def _predict_chunk(self, images: Sequence[NDArray[np.uint8]]) -> PredictionBatch:
         t0 = time.perf_counter()
         tensor, transforms = self.preprocessor(images)
+        return self._run_chunk(tensor, transforms, _image_hw(images), time.perf_counter() - t0)
+
+    def _run_chunk(self, tensor: NDArray[np.float32], transforms: NDArray[np.float32], image_hw: NDArray[np.int32],
+                   preprocess_s: float) -> PredictionBatch:  # fmt: skip
         t1 = time.perf_counter()
         outputs = self.runner.run(tensor)
         t2 = time.perf_counter()
-        batch = postprocess_batch(self.spec, outputs, transforms, _image_hw(images), self.params)
+        batch = postprocess_batch(self.spec, outputs, transforms, image_hw, self.params)
         t3 = time.perf_counter()
-        self.last_times = StageTimes(t1 - t0, t2 - t1, t3 - t2)
-        batch.time_s[:] = (t3 - t0) / max(1, len(images))
+        self.last_times = StageTimes(preprocess_s, t2 - t1, t3 - t2)
+        batch.time_s[:] = (preprocess_s + t3 - t1) / max(1, len(image_hw))
         batch.model_id = self.model_id
         return batch
 

@@ -26,13 +26,21 @@ class Preprocessor:
     Not thread-safe: one preprocessor per inference thread.
     """
 
-    def __init__(self, spec: ModelSpec, max_batch: int) -> None:
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+    def __init__(self, spec: ModelSpec, max_batch: int, buffers: int = 1) -> None:
+        """
+        Args:
+            buffers: input buffers used in turn, one per call (2: the tensor of call k stays valid
+                while call k + 1 fills the other, so a batch is preprocessed while the previous one runs).
+        """
+        if max_batch < 1 or buffers < 1:
+            raise ValueError(f"max_batch and buffers must be >= 1, got {max_batch} and {buffers}")
         self.spec = spec
         h, w = spec.input_hw
         self.max_batch = max_batch
-        self.buffer = np.empty((max_batch, 3, h, w), dtype=np.float32)
+        # allocated on first use and grown to the largest batch seen: a preprocessor that only ever
+        # sees single frames (the daemon's Infer path) holds one frame's tensor, not max_batch of them
+        self._buffers: list[NDArray[np.float32]] = [np.empty((0, 3, h, w), dtype=np.float32) for _ in range(buffers)]
+        self._turn = 0
         self._canvas = np.empty((h, w, 3), dtype=np.uint8)
         mean = np.asarray(spec.mean if spec.mean is not None else (0.0, 0.0, 0.0), np.float32)
         std = np.asarray(spec.std if spec.std is not None else (1.0, 1.0, 1.0), np.float32)
@@ -49,19 +57,23 @@ class Preprocessor:
             images: B arrays (H_i, W_i, 3) uint8 BGR.
 
         Returns:
-            tensor: view of the buffer, (B, 3, H, W) float32. Valid until the next call.
+            tensor: view of a buffer, (B, 3, H, W) float32. Valid until the call ``buffers`` calls later.
             transforms: (B, 4) float32 rows ``[scale_x, scale_y, pad_x, pad_y]``.
         """
         b = len(images)
         if b > self.max_batch:
             raise ValueError(f"got {b} frames, the preprocessor holds at most {self.max_batch}")
         transforms = np.empty((b, 4), dtype=np.float32)
+        turn, self._turn = self._turn, (self._turn + 1) % len(self._buffers)
+        if self._buffers[turn].shape[0] < b:
+            self._buffers[turn] = np.empty((b, *self._buffers[turn].shape[1:]), dtype=np.float32)
+        buffer = self._buffers[turn]
         for i, image in enumerate(images):
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"frame {i}: expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
             canvas, transforms[i] = self._resize(image)
-            self._to_tensor(canvas, self.buffer[i])
-        return self.buffer[:b], transforms
+            self._to_tensor(canvas, buffer[i])
+        return buffer[:b], transforms
 
     def _resize(self, image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
         h, w = self.spec.input_hw

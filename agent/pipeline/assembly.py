@@ -29,7 +29,8 @@ from agent.inference.loading import load_model
 from agent.inference.model import Model
 from agent.limits.factory import open_limit_store
 from agent.limits.store import LimitStore
-from agent.pipeline.stage import BatchStage, StageObserver, StageResult
+from agent.pipeline.stage import BatchStage
+from agent.pipeline.stage_result import StageObserver, StageResult
 from agent.spool.disk_spool import DiskSpool, SpoolRecord
 from agent.upload.client import UploadClient
 from agent.upload.worker import Uploader, UploaderOptions

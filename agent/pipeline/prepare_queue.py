@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 
 from agent.errors import DiskFullError
-from agent.pipeline.stage import StageResult
+from agent.pipeline.stage_result import StageResult
 from agent.runtime.thread_priority import ThreadPriority, lower_current_thread
 from agent.runtime.threads import join_or_warn
 

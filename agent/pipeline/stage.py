@@ -30,8 +30,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,83 +41,20 @@ from agent.frames.frame import Frame
 from agent.frames.full_resolution import DecodeSizePolicy, decode_for_upload, restore_full_resolution
 from agent.frames.scan_progress import ScanProgress
 from agent.images.decode import MinHW
-from agent.inference.model import Model
+from agent.inference.model import Model, PreparedInput, VisionModel
 from agent.limits.store import LimitStore
-from agent.predictions.batch import PredictionBatch
+from agent.pipeline.stage_result import SpoolWriter, StageObserver, StageResult
 from agent.prepare.encode import PreparedFrame, prepare_encoded, prepare_frame
 from agent.prepare.jpeg_passthrough import passthrough_for_upload
-from agent.sampling.selector import ActiveLearningSelector, BatchDecision, SelectionStats
+from agent.sampling.selector import ActiveLearningSelector, SelectionStats
 from agent.spool.disk_spool import SpoolItem, SpoolRecord
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["BatchStage", "SpoolWriter", "StageObserver", "StageResult"]
+
 _RELEASED: NDArray[np.uint8] = np.zeros((0, 0, 3), np.uint8)
 """What ``frame.image`` becomes once a frame's pixels are no longer needed (not selected)."""
-
-
-class SpoolWriter(Protocol):
-    """The one spool operation the stage needs: a durable group commit."""
-
-    def put_many(self, items: list[SpoolItem]) -> list[int]:
-        """Store ``items`` in one transaction; raises SpoolFullError and stores nothing when it cannot."""
-
-
-@dataclass
-class StageResult:
-    """What happened to one batch.
-
-    Attributes:
-        frames: the batch's frames, in order.
-        batch: their predictions, or None when no model was loaded (frames dropped).
-        decision: the selector's decision, or None when capture was off.
-        seqs: spool sequence numbers of the selected frames.
-        drops: (source id, reason) of each frame that could not be kept: a selected frame the spool
-            refused (``spool_full``; credits given back) or any frame of a batch whose selection found
-            the disk full (``disk_full``).
-        started_mono: monotonic time the stage took the batch (frames waited until then).
-        infer_s: seconds spent in the model.
-        near_duplicates, limited_batch, limited_strategy: what the selector refused in this batch.
-        stage_s: seconds this batch spent in each stage (``preprocess``, ``infer``, ``postprocess``,
-            ``sample``, ``prepare``, ``spool``), summed over its frames' work.
-        selected_images: frame index → (H, W, 3) uint8 BGR image of each selected frame, held until
-            ``commit`` has prepared it (the other frames' pixels are released after sampling).
-        committed: ``commit`` ran (the result is final).
-        selector, project: the selector (config) that decided the batch and its destination project.
-    """
-
-    frames: Sequence[Frame]
-    batch: PredictionBatch | None = None
-    decision: BatchDecision | None = None
-    seqs: list[int] = field(default_factory=list)
-    drops: list[tuple[str, str]] = field(default_factory=list)
-    started_mono: float = field(default_factory=time.monotonic)
-    infer_s: float = 0.0
-    near_duplicates: int = 0
-    limited_batch: int = 0
-    limited_strategy: int = 0
-    stage_s: dict[str, float] = field(default_factory=dict)
-    selected_images: dict[int, NDArray[np.uint8]] = field(default_factory=dict)
-    committed: bool = False
-    selector: ActiveLearningSelector | None = None
-    project: str = ""
-
-    @property
-    def dropped(self) -> int:
-        """How many frames of the batch could not be kept."""
-        return len(self.drops)
-
-    @property
-    def held_bytes(self) -> int:
-        """Pixel and encoded bytes this result holds until it is committed."""
-        encoded = sum(len(self.frames[i].encoded or b"") for i in self.selected_images)
-        return encoded + sum(image.nbytes for image in self.selected_images.values())
-
-
-class StageObserver(Protocol):
-    """Told about every batch (metrics, events); must not raise or block."""
-
-    def batch_done(self, result: StageResult) -> None:
-        """One batch finished (inferred, maybe selected and spooled)."""
 
 
 class BatchStage:
@@ -234,11 +169,22 @@ class BatchStage:
         """Infer, select and spool one batch; marks its files done. Never raises for a full spool."""
         return self.commit(self.select_batch(frames))
 
-    def select_batch(self, frames: Sequence[Frame]) -> StageResult:
+    def prepare_input(self, frames: Sequence[Frame]) -> PreparedInput | None:
+        """Preprocess ``frames`` for the model in use ahead of :meth:`select_batch` (another thread may call it).
+
+        None when the model cannot (the stub, no model, more frames than a batch); ``select_batch``
+        then preprocesses itself. See :meth:`VisionModel.prepare_input` for how long the input stays valid.
+        """
+        model = self._model
+        prepare = getattr(model, "prepare_input", None)
+        return prepare([f.image for f in frames]) if prepare is not None else None
+
+    def select_batch(self, frames: Sequence[Frame], prepared: PreparedInput | None = None) -> StageResult:
         """Infer and select one batch (limit credits taken); nothing is spooled or marked done yet.
 
-        The result must go to :meth:`commit`, which makes the decision durable. Pixels of frames
-        that were not selected are released here (``frame.image`` becomes an empty array).
+        ``prepared``: the batch's input from :meth:`prepare_input`, used when it was made for the model
+        still in use. The result must go to :meth:`commit`, which makes the decision durable. Pixels of
+        frames that were not selected are released here (``frame.image`` becomes an empty array).
         """
         result = StageResult(frames)
         with self._lock:
@@ -246,7 +192,12 @@ class BatchStage:
             if model is not None and frames:
                 images = [f.image for f in frames]
                 t0 = time.perf_counter()
-                result.batch = restore_full_resolution(model.predict(images, [f.frame_id for f in frames]), frames)
+                if prepared is not None and prepared.model is model and isinstance(model, VisionModel):
+                    predicted = model.predict_prepared(prepared)
+                    predicted.frame_ids = [f.frame_id for f in frames]
+                else:
+                    predicted = model.predict(images, [f.frame_id for f in frames])
+                result.batch = restore_full_resolution(predicted, frames)
                 result.infer_s = time.perf_counter() - t0
                 self._record_model_times(result, model)
                 if self.capturing():

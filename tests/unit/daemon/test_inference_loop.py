@@ -86,3 +86,46 @@ def test_a_failing_batch_does_not_stop_the_loop():
         assert loop.health.stuck_restarts == 0 and loop.healthy()
     finally:
         loop.stop(2)
+
+
+def test_look_ahead_prepares_each_batch_once_in_order_and_hands_back_what_is_left():
+    batcher = DynamicBatcher(max_batch_size=2, max_delay_ms=0)
+    batcher.register("s", 64, "block")
+    prepared_for: list[list[str]] = []
+    processed: list[tuple[list[str], object]] = []
+    block = threading.Event()
+    started_blocked = threading.Event()
+
+    def prepare(frames):
+        prepared_for.append([f.frame_id for f in frames])
+        return f"input of {frames[0].frame_id}"
+
+    def process(frames, prepared):
+        if frames[0].frame_id == "hold":
+            started_blocked.set()
+            block.wait(DEADLINE_S)
+        processed.append(([f.frame_id for f in frames], prepared))
+
+    loop = InferenceLoop(batcher, process, prepare=prepare)
+    loop.start()
+    try:
+        for i in range(6):
+            batcher.put(Frame("s", f"f{i}", IMAGE))
+        assert wait_for(lambda: len(processed) == 3)
+        assert [ids for ids, _ in processed] == [["f0", "f1"], ["f2", "f3"], ["f4", "f5"]]
+        assert [p for _, p in processed] == ["input of f0", "input of f2", "input of f4"]  # each its own input
+        assert prepared_for == [ids for ids, _ in processed]
+        # the model holds a batch: one more is prepared and waits, the rest stays in the batcher
+        batcher.put(Frame("s", "hold", IMAGE))
+        assert started_blocked.wait(DEADLINE_S)
+        for i in range(6, 10):
+            batcher.put(Frame("s", f"f{i}", IMAGE))
+        assert wait_for(lambda: len(prepared_for) == 5)
+        assert prepared_for[-1] == ["f6", "f7"]
+    finally:
+        loop._stop.set()
+        block.set()
+        loop.stop(timeout_s=5)
+    left = [f.frame_id for f in loop.take_pending()] + [f.frame_id for f in batcher.drain()]
+    done = [i for ids, _ in processed for i in ids]
+    assert sorted(done + left) == sorted([f"f{i}" for i in range(10)] + ["hold"])  # nothing lost

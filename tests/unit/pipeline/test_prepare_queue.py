@@ -10,7 +10,7 @@ import pytest
 
 from agent.frames.frame import Frame
 from agent.pipeline.prepare_queue import PrepareQueue
-from agent.pipeline.stage import StageResult
+from agent.pipeline.stage_result import StageResult
 
 
 def result(tag: str, frames: int = 2, held_bytes: int = 0) -> StageResult:
