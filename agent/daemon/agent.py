@@ -39,6 +39,7 @@ from agent.pipeline.assembly import build_pipeline
 from agent.pipeline.batcher import DynamicBatcher
 from agent.pipeline.prepare_queue import PrepareQueue
 from agent.pipeline.stage_result import StageResult
+from agent.runtime.thread_priority import ThreadPriority
 from agent.sources.base import SourceThread
 from agent.sources.folder import FolderSource
 from agent.sources.video import VideoSource
@@ -87,7 +88,7 @@ class Agent:
             self.loop = InferenceLoop(
                 self.batcher, self._infer_batch, stuck_timeout_s=s.model.stuck_timeout_s,
                 on_stuck=self._restart_runner, prepare=self.pipeline.stage.prepare_input,
-                prepare_priority=s.agent.background_priority,
+                prepare_priority=ThreadPriority.NORMAL,
             )  # fmt: skip
             self.sources = [self._build_source(src, progress) for src in s.sources]
             self.submit_decoder = DecodeWorkers(s.agent.background_priority)  # SubmitFrames' images
