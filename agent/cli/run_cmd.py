@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         while not stop.wait(0.5):
             notifier.ping(control.agent.loop.healthy())
-            notifier.status(status_line(control))
+            if notifier.enabled:  # the line costs spool reads: only built when systemd listens
+                notifier.status(status_line(control))
             if reload.is_set():
                 reload.clear()
                 with notifier.extending("reloading the configuration (SIGHUP)"):

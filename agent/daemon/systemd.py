@@ -43,6 +43,8 @@ class SystemdNotifier:
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.watchdog_s = watchdog_interval_s()
+        self.enabled = read_environment().notify_socket is not None
+        """Running under systemd (``$NOTIFY_SOCKET``): without it there is nobody to tell."""
         self._now = monotonic
         self._last_ping = -1e18
         self._last_status = ""
