@@ -56,6 +56,15 @@ def folder_source(path: Path, source_id: str = "inbox", poll_interval_s: float =
             f"poll_interval_s = {poll_interval_s}\nsettle_ms = {settle_ms}\n")  # fmt: skip
 
 
+def inbox_config(tmp_path: Path, hub_url: str, settle_ms: float = 100) -> tuple[Path, Path]:
+    """A watched folder ``tmp_path/inbox`` and ``tmp_path/agent.toml`` (state in ``tmp_path/state``) reading it."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    config = write_toml(tmp_path / "agent.toml", state_dir=tmp_path / "state", hub_url=hub_url,
+                        sources=folder_source(inbox, settle_ms=settle_ms))  # fmt: skip
+    return inbox, config
+
+
 class DaemonProcess:
     def __init__(self, config: Path, env: dict[str, str]) -> None:
         self.config = config

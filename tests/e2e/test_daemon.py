@@ -22,7 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from agent.spool.disk_spool import DiskSpool
-from tests.daemon_process import DaemonProcess, daemon_env, folder_source, wait_until, write_toml
+from tests.daemon_process import DaemonProcess, daemon_env, inbox_config, wait_until, write_toml
 from tests.factories import al_config
 from tests.hub_process import API_KEY, HubProcess
 
@@ -67,14 +67,7 @@ def hub(tmp_path):
 
 def test_folder_source_to_hub_and_config_sync(tmp_path, hub, models_dir, data_dir):
     set_hub_config(hub, ALL)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    cfg = write_toml(
-        tmp_path / "agent.toml",
-        state_dir=tmp_path / "state",
-        hub_url=hub.url,
-        sources=folder_source(inbox, settle_ms=200),
-    )
+    inbox, cfg = inbox_config(tmp_path, hub.url, settle_ms=200)
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
     client = daemon.client()
     try:
@@ -354,14 +347,7 @@ def test_status_shows_limits_and_the_spool_age(tmp_path, hub, models_dir, data_d
     capped = al_config({"name": "capped", "type": "random", "traffic_percentage": 1.0,
                         "limits": [{"type": "daily", "value": 50}, {"type": "minutely", "value": 10}]})  # fmt: skip
     set_hub_config(hub, capped)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    cfg = write_toml(
-        tmp_path / "agent.toml",
-        state_dir=tmp_path / "state",
-        hub_url=hub.url,
-        sources=folder_source(inbox, settle_ms=100),
-    )
+    inbox, cfg = inbox_config(tmp_path, hub.url)
     daemon = DaemonProcess(cfg, daemon_env(models_dir)).start()
     client = daemon.client()
     try:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.daemon_process import DaemonProcess, daemon_env, folder_source, wait_until, write_toml
+from tests.daemon_process import DaemonProcess, daemon_env, inbox_config, wait_until
 from tests.e2e.test_daemon import ALL, hub_count, set_hub_config
 from tests.hub_process import API_KEY, HubProcess
 
@@ -24,14 +24,7 @@ def test_the_key_is_in_no_output_of_daemon_or_scan(tmp_path, hub, models_dir, da
     key_file = tmp_path / "key"
     key_file.write_text(API_KEY + "\n")
     set_hub_config(hub, ALL)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    cfg = write_toml(
-        tmp_path / "agent.toml",
-        state_dir=tmp_path / "state",
-        hub_url=hub.url,
-        sources=folder_source(inbox, settle_ms=100),
-    )
+    inbox, cfg = inbox_config(tmp_path, hub.url)
     text = cfg.read_text().replace('log_level = "info"', 'log_level = "debug"')
     cfg.write_text(text.replace('project = "daemon"', f'project = "daemon"\napi_key_file = "{key_file}"'))
     env = daemon_env(models_dir)

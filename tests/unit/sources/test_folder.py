@@ -10,20 +10,7 @@ import pytest
 from agent.frames.scan_progress import ScanProgress
 from agent.pipeline.batcher import DynamicBatcher
 from agent.sources.folder import FolderSource
-from tests.daemon_process import wait_until
-
-DATA = Path(__file__).resolve().parents[2] / "data"
-
-
-def wait_for(condition, timeout_s: float = 10.0) -> None:
-    assert wait_until(condition, timeout_s, interval_s=0.01), "condition not met in time"
-
-
-@pytest.fixture
-def progress(tmp_path):
-    store = ScanProgress(tmp_path / "progress")
-    yield store
-    store.close()
+from tests.unit.sources.conftest import DATA, wait_for
 
 
 def start_source(folder: Path, batcher: DynamicBatcher, progress: ScanProgress) -> FolderSource:

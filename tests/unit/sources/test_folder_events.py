@@ -14,21 +14,9 @@ from agent.frames.scan_progress import ScanProgress
 from agent.pipeline.batcher import DynamicBatcher
 from agent.sources.folder import FolderSource
 from agent.sources.inotify_watch import InotifyWatch
-from tests.daemon_process import wait_until
+from tests.unit.sources.conftest import DATA, wait_for
 
-DATA = Path(__file__).resolve().parents[2] / "data"
 PHOTO = (DATA / "rocket.jpg").read_bytes()
-
-
-def wait_for(condition, timeout_s: float = 10.0) -> None:
-    assert wait_until(condition, timeout_s, interval_s=0.01), "condition not met in time"
-
-
-@pytest.fixture
-def progress(tmp_path):
-    store = ScanProgress(tmp_path / "progress")
-    yield store
-    store.close()
 
 
 def start(folder: Path, batcher: DynamicBatcher, progress: ScanProgress, use_events: bool) -> FolderSource:
