@@ -17,9 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from agent.hub.errors import HubInputError
 from agent.hub.export import FORMATS, ExportFilter, export_dataset, parse_split_ratios
 from agent.hub.names import check_text
+from agent.hub.web.accounts_store import Session
 from agent.hub.web.auth import admin_session, current_session, form_fields
 from agent.hub.web.pages_project import _project_or_404
-from agent.hub.web.web_context import PREFIX, web_app
+from agent.hub.web.web_context import PREFIX, WebApp, web_app
 
 router = APIRouter(prefix=PREFIX)
 
@@ -28,9 +29,7 @@ router = APIRouter(prefix=PREFIX)
 async def keys_page(request: Request) -> Response:
     """App-made API keys (prefix, label, who made it, revoked)."""
     session = await admin_session(request)
-    app = web_app(request)
-    keys = await run_in_threadpool(app.accounts.keys)
-    return app.render("keys.html", session, keys=keys, new_key=None, file_keys=len(app.hub.api_keys))
+    return await _keys_page(web_app(request), session, new_key=None)
 
 
 @router.post("/keys", response_model=None)
@@ -41,8 +40,13 @@ async def create_key(request: Request) -> Response:
     app = web_app(request)
     label = check_text("key label", fields.get("label") or "unnamed")
     key = await run_in_threadpool(app.accounts.create_key, label, session.user.name)
+    return await _keys_page(app, session, new_key=key)
+
+
+async def _keys_page(app: WebApp, session: Session, new_key: str | None) -> Response:
+    """The keys page: every key the hub database holds (``new_key`` shown once) and how many the keys file adds."""
     keys = await run_in_threadpool(app.accounts.keys)
-    return app.render("keys.html", session, keys=keys, new_key=key, file_keys=len(app.hub.api_keys))
+    return app.render("keys.html", session, keys=keys, new_key=new_key, file_keys=len(app.hub.api_keys))
 
 
 @router.post("/keys/revoke", response_model=None)
