@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.bench.process_stats import process_cpu_s, rss_mb
 from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
 
@@ -84,18 +85,6 @@ class DaemonBenchResult:
     rss_mb: float
 
 
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def run_daemon_bench(model_id: str, idle_s: float = 10.0) -> DaemonBenchResult:
     """Start ``framesift run`` with ``model_id``, time READY, then measure idle CPU and RSS."""
     with tempfile.TemporaryDirectory(prefix="framesift-bench-daemon-") as tmp:
@@ -120,11 +109,11 @@ def run_daemon_bench(model_id: str, idle_s: float = 10.0) -> DaemonBenchResult:
             if ready_s < 0:
                 raise RuntimeError("daemon did not become ready")
             time.sleep(2.0)  # let the first config sync and warm-up settle
-            ticks0, w0 = _cpu_ticks(proc.pid), time.monotonic()
+            cpu0, w0 = process_cpu_s(proc.pid), time.monotonic()
             time.sleep(idle_s)
-            ticks1, w1 = _cpu_ticks(proc.pid), time.monotonic()
-            cpu = (ticks1 - ticks0) / os.sysconf("SC_CLK_TCK") / (w1 - w0) * 100
-            rss = _rss_mb(proc.pid)
+            cpu1, w1 = process_cpu_s(proc.pid), time.monotonic()
+            cpu = (cpu1 - cpu0) / (w1 - w0) * 100
+            rss = rss_mb(proc.pid)
         finally:
             proc.terminate()
             proc.wait(15)

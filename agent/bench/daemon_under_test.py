@@ -6,7 +6,6 @@ cores the daemon is measured on.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
@@ -32,25 +31,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def rss_mb(pid: int, field_name: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def stage_sums(metrics_url: str) -> dict[str, float]:
     text = httpx.get(metrics_url, timeout=5).text
     sums = {}
     for m in re.finditer(r'^framesift_stage_seconds_sum\{stage="(\w+)"\} (\S+)$', text, re.M):
         sums[m.group(1)] = float(m.group(2))
     return sums
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, all threads) ``pid`` has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class DaemonUnderTest:

@@ -42,7 +42,8 @@ import httpx
 import numpy as np
 import simplejpeg
 
-from agent.bench.daemon_under_test import DaemonUnderTest, process_cpu_s, rss_mb, stage_sums
+from agent.bench.daemon_under_test import DaemonUnderTest, stage_sums
+from agent.bench.process_stats import process_cpu_s, rss_mb
 from agent.config.agent_settings import ModelSection
 from agent.inference.loading import load_model
 from agent.inference.model import VisionModel
