@@ -176,8 +176,7 @@ class BatchStage:
         then preprocesses itself. See :meth:`VisionModel.prepare_input` for how long the input stays valid.
         """
         model = self._model
-        prepare = getattr(model, "prepare_input", None)
-        return prepare([f.image for f in frames]) if prepare is not None else None
+        return model.prepare_input([f.image for f in frames]) if isinstance(model, VisionModel) else None
 
     def select_batch(self, frames: Sequence[Frame], prepared: PreparedInput | None = None) -> StageResult:
         """Infer and select one batch (limit credits taken); nothing is spooled or marked done yet.
