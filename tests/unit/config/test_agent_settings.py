@@ -25,6 +25,9 @@ def test_defaults_and_example(tmp_path):
         ("[[sources]]\ntype = 'webcam'\nid = 'a'\npath = 'x'\n", "$.sources[0].type"),
         ("[[sources]]\ntype = 'folder'\nid = 'a b'\npath = 'x'\n", "$.sources[0].id"),
         ("[[sources]]\ntype='folder'\nid='a'\npath='x'\n[[sources]]\ntype='folder'\nid='a'\npath='y'\n", "$.sources"),
+        ("[agent]\nbackground_priority = 'fast'\n", "$.agent.background_priority"),
+        ("[model]\ncpu_mem_arena = 'sometimes'\n", "$.model.cpu_mem_arena"),
+        ("[destination]\njpeg_passthrough = 3\n", "$.destination.jpeg_passthrough"),
         ("not toml [", "$"),
     ],
 )
