@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -84,6 +84,19 @@ class SqlEngine(Protocol):
 def _full(exc: BaseException) -> InsufficientStorageError:
     return InsufficientStorageError("the hub's database is full; nothing was stored",
                                     hint="free disk space on the hub, then retry")  # fmt: skip
+
+
+def equal_filters(filters: Iterable[tuple[str, object | None]]) -> tuple[str, list[object]]:
+    """``" AND column = ?"`` for each (column, value) whose value is not None, and the values in order.
+
+    Column names come from the caller's code, never from a request; values are always parameters.
+    """
+    clause, args = "", []
+    for column, value in filters:
+        if value is not None:
+            clause += f" AND {column} = ?"
+            args.append(value)
+    return clause, args
 
 
 class SqliteEngine:

@@ -24,7 +24,7 @@ from typing import Any
 from agent.hub.annotation_model import ImageAnnotation
 from agent.hub.blobs import BlobStore
 from agent.hub.errors import AlreadyAnnotatedError, NotFoundError
-from agent.hub.sql_engines import PostgresEngine, SqlEngine, SqliteEngine
+from agent.hub.sql_engines import PostgresEngine, SqlEngine, SqliteEngine, equal_filters
 
 _COLUMNS = ("id, project, batch, name, sha256, format, blob, size_bytes, width, height, split, tags, metadata, "
             "sequence_number, sequence_size, inference_id, created, annotation_path, annotation_format, "
@@ -141,13 +141,10 @@ class HubStore:
     def images(self, project: str, batch: str | None = None, split: str | None = None, tag: str | None = None,
                review: str | None = None) -> list[StoredImage]:  # fmt: skip
         """Images of a project, oldest first, filtered by batch, split, tag and review state."""
-        query, args = f"SELECT {_COLUMNS} FROM images WHERE project = ?", [project]
-        for column, value in (("batch", batch), ("split", split)):
-            if value is not None:
-                query += f" AND {column} = ?"
-                args.append(value)
+        clause, args = equal_filters((("batch", batch), ("split", split)))
         with self.engine.transaction() as cur:
-            cur.execute(query + " ORDER BY created, id", tuple(args))
+            cur.execute(f"SELECT {_COLUMNS} FROM images WHERE project = ?{clause} ORDER BY created, id",
+                        (project, *args))  # fmt: skip
             rows = [_row(r) for r in cur.fetchall()]
         return [r for r in rows if (tag is None or tag in r.tags) and (review is None or r.review_state == review)]
 

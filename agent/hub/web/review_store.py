@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.hub.errors import HubInputError, NotFoundError
-from agent.hub.sql_engines import SqlEngine
+from agent.hub.sql_engines import SqlEngine, equal_filters
 from agent.hub.store import StoredImage, batch_id
 
 STATES = ("pending", "approved", "rejected")
@@ -150,8 +150,11 @@ class ReviewStore:
                 made.append(Assignment(secrets.token_hex(8), project, batch, reviewer, share, instructions, now,
                                        created_by))  # fmt: skip
                 row = (made[-1].id, project, batch, reviewer, json.dumps(share), instructions, now, created_by)
-                cur.execute("INSERT INTO assignments (id, project, batch, reviewer, image_ids, instructions, created, "
-                            "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                cur.execute(
+                    "INSERT INTO assignments (id, project, batch, reviewer, image_ids, instructions, created, "
+                    "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
         return made
 
     def reassign(self, assignment_id: str, reviewer: str) -> None:
@@ -163,14 +166,10 @@ class ReviewStore:
 
     def assignments(self, project: str | None = None, reviewer: str | None = None) -> list[Assignment]:
         """Assignments, newest first, of a project and/or a reviewer."""
-        query, args = "SELECT id, project, batch, reviewer, image_ids, instructions, created, created_by FROM " \
-                      "assignments WHERE 1 = 1", []  # fmt: skip
-        for column, value in (("project", project), ("reviewer", reviewer)):
-            if value is not None:
-                query += f" AND {column} = ?"
-                args.append(value)
+        clause, args = equal_filters((("project", project), ("reviewer", reviewer)))
+        query = "SELECT id, project, batch, reviewer, image_ids, instructions, created, created_by FROM assignments"
         with self.engine.transaction() as cur:
-            cur.execute(query + " ORDER BY created DESC, id", tuple(args))
+            cur.execute(query + " WHERE 1 = 1" + clause + " ORDER BY created DESC, id", tuple(args))
             rows: list[Any] = cur.fetchall()
         return [Assignment(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], float(r[6]), r[7]) for r in rows]
 
