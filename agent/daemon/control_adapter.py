@@ -129,7 +129,8 @@ class DaemonControl:
             spool=_spool_view(a.pipeline.spool.stats() if a.pipeline.spool else None),
             last_sync=a.syncer.last_result, last_sync_age_s=a.sync_age_s(), config_origin=a.holder.current.origin,
             strategies=tuple(StrategyView(n, st.matched[n], st.selected[n]) for n in stage.selector.engine.names),
-            frames_in=sum(v[0] for v in counts.values()), frames_inferred=health.frames,
+            frames_in=sum(v[0] for v in counts.values()) + telemetry.on_request,
+            frames_inferred=health.frames + telemetry.on_request,
             frames_dropped=sum(dropped_by_reason.values()), near_duplicates=st.near_duplicates,
             limited=st.limited_batch + st.limited_strategy, active_learning_enabled=stage.capturing(),
             destination_state=a.destination_state(), capture_reason=a.capture_reason(),
@@ -214,11 +215,13 @@ class DaemonControl:
         a = self._live()
         if a.pipeline.stage.model is None:
             raise AgentUnavailableError("no model loaded")
+        t0 = time.perf_counter()
         decoded = decode_image(data, "request image", min_hw=a.pipeline.stage.decode_min_hw())
         reduced = decoded.reduced  # the bytes ride along: a submitted frame is uploaded at full size
         result = a.pipeline.stage.infer_one(decoded.pixels, source_id or "grpc", submit,
                                             encoded=data if decoded.format == "jpeg" else None,
-                                            full_hw=decoded.full_hw if reduced else None)  # fmt: skip
+                                            full_hw=decoded.full_hw if reduced else None,
+                                            decode_s=time.perf_counter() - t0)  # fmt: skip
         assert result.batch is not None
         decision = result.decision
         matched: tuple[str, ...] = ()

@@ -27,6 +27,7 @@ class AgentTelemetry:
         self._lock = threading.Lock()
         self._dropped: Counter[tuple[str, str]] = Counter()  # (source, reason) -> frames
         self._skipped = 0
+        self._on_request = 0  # frames predicted for Infer calls (outside the batcher and the loop)
         self.class_psi: dict[str, float] = {}  # the latest drift per class
 
     def dropped(self, source_id: str, reason: str, count: int = 1) -> None:
@@ -55,6 +56,11 @@ class AgentTelemetry:
         return self._dropped_by(0)
 
     @property
+    def on_request(self) -> int:
+        """Frames predicted for ``Infer`` calls since start (the batcher and the loop never see them)."""
+        return self._on_request
+
+    @property
     def skipped(self) -> int:
         """Frames inferred while capture was off."""
         return self._skipped
@@ -77,6 +83,9 @@ class AgentTelemetry:
             for frame in result.frames:
                 self.dropped(frame.source_id, "no_model")
             return
+        if result.on_request:
+            with self._lock:
+                self._on_request += len(result.frames)
         m.batch_latency.observe(result.infer_s)
         m.batch_size.observe(len(result.frames))
         m.frames_inferred.inc(len(result.frames))
@@ -85,6 +94,8 @@ class AgentTelemetry:
         if result.decision is None and result.drops:  # the selection itself failed (disk full)
             for source, reason in result.drops:
                 self.dropped(source, reason)
+            return
+        if result.decision is None and not result.sampling_asked:  # an Infer call without submit
             return
         if result.decision is None:  # capture off: inferred, not sampled
             with self._lock:

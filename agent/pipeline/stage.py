@@ -228,16 +228,17 @@ class BatchStage:
         return result
 
     def infer_one(self, image: NDArray[np.uint8], source_id: str, submit: bool, *, encoded: bytes | None = None,
-                  full_hw: tuple[int, int] | None = None) -> StageResult:  # fmt: skip
+                  full_hw: tuple[int, int] | None = None, decode_s: float = 0.0) -> StageResult:  # fmt: skip
         """Predict one decoded image; with ``submit`` (and capture on) also select and spool it.
 
-        ``encoded`` and ``full_hw``: as on :class:`Frame`, when ``image`` is a reduced decode.
+        ``encoded``, ``full_hw`` and ``decode_s``: as on :class:`Frame` (``encoded``/``full_hw`` when
+        ``image`` is a reduced decode). The observer is told, like after every batch (metrics, events).
 
         Raises:
             AgentUnavailableError: no model is loaded.
         """
-        frame = Frame(source_id, source_id, image, encoded=encoded, full_hw=full_hw)
-        result = StageResult([frame])
+        frame = Frame(source_id, source_id, image, encoded=encoded, full_hw=full_hw, decode_s=decode_s)
+        result = StageResult([frame], on_request=True, sampling_asked=submit)
         with self._lock:
             model = self._model
             if model is None:
@@ -252,6 +253,8 @@ class BatchStage:
             self._prepare_and_spool(result)
         result.selected_images = {}
         result.committed = True
+        if self.observer is not None:
+            self.observer.batch_done(result)
         return result
 
     @staticmethod

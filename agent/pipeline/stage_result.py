@@ -49,6 +49,9 @@ class StageResult:
             ``commit`` has prepared it (the other frames' pixels are released after sampling).
         committed: ``commit`` ran (the result is final).
         selector, project: the selector (config) that decided the batch and its destination project.
+        on_request: one frame predicted for an ``Infer`` call, outside the batcher.
+        sampling_asked: False for a frame only predicted (``Infer`` without ``submit``): no decision
+            then means "not asked", not "capture was off".
     """
 
     frames: Sequence[Frame]
@@ -66,6 +69,8 @@ class StageResult:
     committed: bool = False
     selector: ActiveLearningSelector | None = None
     project: str = ""
+    on_request: bool = False
+    sampling_asked: bool = True
 
     @property
     def dropped(self) -> int:

@@ -94,10 +94,15 @@ def test_status_and_config(client):
 
 
 def test_infer_and_bad_images(client, data_dir):
+    before = client.status()
     r = client.infer((data_dir / "astronaut.jpg").read_bytes(), "api", submit=True)
     prediction = json.loads(r.prediction_json)
     assert any(p["class"] == "FACE_FEMALE" for p in prediction["predictions"])
     assert list(r.matched_strategies) == ["everything"] and r.selected_strategy == "everything"
+    client.infer((data_dir / "astronaut.jpg").read_bytes(), "api")  # predicted only: not "skipped"
+    after = client.status()  # Infer calls count like every inferred frame
+    assert after.frames_inferred - before.frames_inferred == 2 and after.frames_in - before.frames_in == 2
+    assert after.frames_skipped == before.frames_skipped
     assert code_of(lambda: client.infer(b"")) == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.RpcError) as info:
         client.infer(b"definitely not an image")

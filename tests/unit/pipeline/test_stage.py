@@ -183,6 +183,19 @@ def test_infer_one_submit_spools(limits):
     assert len(result.seqs) == 1 and spool.stats().count == 1
 
 
+def test_infer_one_tells_the_observer_like_a_batch(limits):
+    """An Infer call shows in the metrics and events: the observer gets its result, decode time included."""
+    recorder = Recorder()
+    stage = stage_for(limits, MemorySpool(), observer=recorder)
+    image = frames(1)[0].image
+    only = stage.infer_one(image, "grpc", submit=False, decode_s=0.004)
+    submitted = stage.infer_one(image, "grpc", submit=True)
+    assert recorder.results == [only, submitted]
+    assert only.frames[0].decode_s == 0.004 and only.batch is not None
+    assert only.on_request and not only.sampling_asked and only.decision is None
+    assert submitted.sampling_asked and submitted.decision is not None and submitted.committed
+
+
 def test_static_config_wraps_a_validated_config():
     snap = config().current
     assert snap.origin == "file" and snap.config.enabled
