@@ -41,7 +41,6 @@ class Preprocessor:
         # sees single frames (the daemon's Infer path) holds one frame's tensor, not max_batch of them
         self._buffers: list[NDArray[np.float32]] = [np.empty((0, 3, h, w), dtype=np.float32) for _ in range(buffers)]
         self._turn = 0
-        self._canvas = np.empty((h, w, 3), dtype=np.uint8)
         mean = np.asarray(spec.mean if spec.mean is not None else (0.0, 0.0, 0.0), np.float32)
         std = np.asarray(spec.std if spec.std is not None else (1.0, 1.0, 1.0), np.float32)
         # x_norm = (x * scale - mean) / std = x * alpha - beta, per channel (model order)
@@ -49,6 +48,10 @@ class Preprocessor:
         self._beta = (mean / std).astype(np.float32).reshape(3, 1, 1)
         self._plain = bool(np.all(self._beta == 0) and np.all(self._alpha == self._alpha[0]))
         self._channel_index = [2, 1, 0] if spec.channel_order == "rgb" else [0, 1, 2]
+        # the padding's value per channel, computed as the pixels are: float32(pad) * alpha - beta
+        self._pad_tensor = np.float32(spec.pad_value) * self._alpha
+        if not self._plain:
+            self._pad_tensor = self._pad_tensor - self._beta
 
     def __call__(self, images: Sequence[NDArray[np.uint8]]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Preprocess up to ``max_batch`` frames.
@@ -71,36 +74,47 @@ class Preprocessor:
         for i, image in enumerate(images):
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"frame {i}: expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
-            canvas, transforms[i] = self._resize(image)
-            self._to_tensor(canvas, buffer[i])
+            if self.spec.resize == "letterbox":
+                transforms[i] = self._letterbox_into(image, buffer[i])
+            else:
+                canvas, transforms[i] = self._resize(image)
+                self._to_tensor(canvas, buffer[i])
         return buffer[:b], transforms
 
-    def _resize(self, image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    def _letterbox_into(self, image: NDArray[np.uint8], out: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Letterbox ``image`` straight into ``out`` (3, H, W): the bands are filled with the padding's
+        normalised value and only the image's pixels are converted (a 16:9 frame leaves 44 % of a square
+        input as padding). Same values, bit for bit, as converting the padded canvas."""
         h, w = self.spec.input_hw
         ih, iw = image.shape[:2]
-        mode = self.spec.resize
-        if mode == "stretch":
-            out = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-            return out, np.array([w / iw, h / ih, 0.0, 0.0], np.float32)
-        if mode == "center_crop":
-            short = round(min(h, w) / self.spec.crop_fraction)
-            r = short / min(ih, iw)
-            nw, nh = max(w, round(iw * r)), max(h, round(ih * r))
-            resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-            top, left = (nh - h) // 2, (nw - w) // 2
-            crop = resized[top : top + h, left : left + w]
-            return crop, np.array([nw / iw, nh / ih, -left, -top], np.float32)
         r = min(h / ih, w / iw)
         nw, nh = max(1, round(iw * r)), max(1, round(ih * r))
         left, top = (w - nw) // 2, (h - nh) // 2
-        canvas = self._canvas
+        if (nw, nh) != (iw, ih):  # INTER_LINEAR, as Ultralytics' LetterBox, so predictions match theirs
+            image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         if (nw, nh) != (w, h):
-            canvas[:] = self.spec.pad_value
-        if (nw, nh) == (iw, ih):
-            canvas[top : top + nh, left : left + nw] = image
-        else:  # INTER_LINEAR, as Ultralytics' LetterBox, so predictions match theirs
-            canvas[top : top + nh, left : left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        return canvas, np.array([nw / iw, nh / ih, left, top], np.float32)
+            out[:] = self._pad_tensor
+        region = out[:, top : top + nh, left : left + nw]
+        for dst_c, src_c in enumerate(self._channel_index):
+            np.multiply(image[:, :, src_c], self._alpha[dst_c, 0, 0], out=region[dst_c], casting="unsafe")
+        if not self._plain:
+            region -= self._beta
+        return np.array([nw / iw, nh / ih, left, top], np.float32)
+
+    def _resize(self, image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        """Stretch or centre-crop ``image`` to the input size (letterbox: :meth:`_letterbox_into`)."""
+        h, w = self.spec.input_hw
+        ih, iw = image.shape[:2]
+        if self.spec.resize == "stretch":
+            out = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+            return out, np.array([w / iw, h / ih, 0.0, 0.0], np.float32)
+        short = round(min(h, w) / self.spec.crop_fraction)  # center_crop
+        r = short / min(ih, iw)
+        nw, nh = max(w, round(iw * r)), max(h, round(ih * r))
+        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        top, left = (nh - h) // 2, (nw - w) // 2
+        crop = resized[top : top + h, left : left + w]
+        return crop, np.array([nw / iw, nh / ih, -left, -top], np.float32)
 
     def _to_tensor(self, canvas: NDArray[np.uint8], out: NDArray[np.float32]) -> None:
         for dst_c, src_c in enumerate(self._channel_index):
