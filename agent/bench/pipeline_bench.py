@@ -4,12 +4,16 @@ One hub (loopback) and one ``framesift run`` (folder source, metrics endpoint) a
 then, ``runs`` times, interleaved:
 
 * **bare**: this process loads the model with the daemon's ``[model]`` settings (same session
-  options, batch size) and times ``OnnxRunner.run`` on a ready (B, 3, H, W) tensor, and on a
-  batch of one; it also records the CPU seconds onnxruntime used (its cores per frame);
+  options, batch size) and times ``OnnxRunner.run`` on a ready (B, 3, H, W) tensor right before
+  and right after each scenario (their mean is the scenario's baseline, so a machine that drifts
+  faster or slower during a run is charged to neither side), and on a batch of one; it also
+  records the CPU seconds onnxruntime used (its cores per frame);
 * **folder 5 % / 100 %**: ``frames`` distinct 1280×720 JPEGs are renamed into the watched
   folder (inotify ``IN_MOVED_TO``); throughput = frames / (first rename → last frame inferred);
 * **SubmitFrames**: the same JPEGs streamed over the Unix socket at 5 % selection;
-* **Infer**: p50 of single-frame ``Infer`` RPCs vs bare batch-1 p50.
+* **Infer**: p50 of single-frame ``Infer`` RPCs vs the p50 of bare batch-1 runs interleaved with
+  them (one bare run, one call, …); where a call's time goes comes from the daemon's stage timers
+  (mean per call), the rest being gRPC, the servicer and the JSON reply.
 
 The hub stands in for a remote server: it runs at ``SCHED_IDLE`` (its ingest must not take the
 cores the daemon is measured on), and every scenario starts once the daemon's spool is empty (the
@@ -80,6 +84,8 @@ class PipelineBenchReport:
     runs: list[list[ScenarioRun]] = field(default_factory=list)
     infer_p50_ms: list[float] = field(default_factory=list)
     bare1_p50_ms: list[float] = field(default_factory=list)
+    infer_parts_ms: list[dict[str, float]] = field(default_factory=list)  # mean per call: stage → ms, and "rpc"
+
     peak_rss_mb: float = 0.0
     idle_rss_mb: float = 0.0
 
@@ -126,15 +132,6 @@ class BareBaseline:
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         return n * b / wall, cpu / (n * b)
 
-    def batch1_p50_ms(self, calls: int) -> float:
-        """p50 of ``calls`` batch-1 runs."""
-        times = []
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            self.model.runner.run(self.single)
-            times.append(time.perf_counter() - t0)
-        return float(np.median(times) * 1000)
-
 
 def _stage_ms(before: dict[str, float], after: dict[str, float], frames: int) -> dict[str, float]:
     return {s: (after.get(s, 0.0) - before.get(s, 0.0)) * 1000 / frames for s in STAGES}
@@ -171,10 +168,11 @@ def run_pipeline_bench(model_id: str, *, frames: int = 400, runs: int = 3, batch
                 rows.append(_submit_scenario(daemon, bare, jpegs, run, cores))
                 progress(f"run {run + 1}: SubmitFrames: {rows[-1].ratio:.2f}x bare")
                 daemon.wait_uploaded()
-                report.bare1_p50_ms.append(bare.batch1_p50_ms(infer_calls))
-                report.infer_p50_ms.append(_infer_p50_ms(daemon, jpegs, infer_calls))
-                progress(f"run {run + 1}: Infer p50 {report.infer_p50_ms[-1]:.1f} ms "
-                         f"(bare batch-1 {report.bare1_p50_ms[-1]:.1f} ms)")  # fmt: skip
+                infer = _infer_latency(daemon, bare, jpegs, infer_calls)
+                report.infer_p50_ms.append(infer.p50_ms)
+                report.bare1_p50_ms.append(infer.bare1_p50_ms)
+                report.infer_parts_ms.append(infer.parts_ms)
+                progress(f"run {run + 1}: Infer p50 {infer.p50_ms:.1f} ms (bare batch-1 {infer.bare1_p50_ms:.1f} ms)")
                 report.runs.append(rows)
             report.peak_rss_mb = rss_mb(daemon.daemon.pid, "VmHWM")
         finally:
@@ -187,7 +185,7 @@ def _folder_scenario(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[by
                      name: str, share: float, cores: int) -> ScenarioRun:  # fmt: skip
     daemon.select(share)
     daemon.wait_uploaded()
-    bare_fps, ort_cpu = bare.throughput(len(jpegs))
+    before = bare.throughput(len(jpegs))
     names = []
     for i, data in enumerate(jpegs):
         path = staging / f"{tag}-{i:05d}.jpg"
@@ -204,8 +202,14 @@ def _folder_scenario(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[by
     for path in daemon.inbox.iterdir():
         path.unlink()
     fps = len(jpegs) / (t1 - t0)
+    bare_fps, ort_cpu = _mean_baseline(before, bare.throughput(len(jpegs)))
     return ScenarioRun(name, fps, bare_fps, stage_ms, _ceiling(cpu_s, len(jpegs), bare_fps, cores),
                        cpu_ms=cpu_s * 1000 / len(jpegs), ort_cpu_ms=ort_cpu * 1000)  # fmt: skip
+
+
+def _mean_baseline(before: tuple[float, float], after: tuple[float, float]) -> tuple[float, float]:
+    """The bare (frames/s, CPU s per frame) of a scenario: the mean of the runs right before and after it."""
+    return (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
 
 
 def _wait_settled(daemon: DaemonUnderTest) -> dict[str, float]:
@@ -223,7 +227,7 @@ def _submit_scenario(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[by
                      cores: int) -> ScenarioRun:  # fmt: skip
     daemon.select(0.05)
     daemon.wait_uploaded()
-    bare_fps, ort_cpu = bare.throughput(len(jpegs))
+    before = bare.throughput(len(jpegs))
     base, sums = daemon.inferred(), stage_sums(daemon.metrics_url)
     cpu0, t0 = process_cpu_s(daemon.daemon.pid), time.monotonic()
     reply = daemon.client.submit_frames((data, "host-app", f"r{run}-{i}") for i, data in enumerate(jpegs))
@@ -233,19 +237,40 @@ def _submit_scenario(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[by
     stage_ms = _stage_ms(sums, _wait_settled(daemon), len(jpegs))
     daemon.wait_uploaded()
     cpu_s = process_cpu_s(daemon.daemon.pid) - cpu0
+    bare_fps, ort_cpu = _mean_baseline(before, bare.throughput(len(jpegs)))
     return ScenarioRun("SubmitFrames, 5 % selected", len(jpegs) / (t1 - t0), bare_fps, stage_ms,
                        _ceiling(cpu_s, len(jpegs), bare_fps, cores), cpu_ms=cpu_s * 1000 / len(jpegs),
                        ort_cpu_ms=ort_cpu * 1000)  # fmt: skip
 
 
-def _infer_p50_ms(daemon: DaemonUnderTest, jpegs: list[bytes], calls: int) -> float:
+@dataclass
+class InferLatency:
+    """One run's ``Infer`` measurement: p50s and the mean ms per call of each part."""
+
+    p50_ms: float
+    bare1_p50_ms: float
+    parts_ms: dict[str, float]
+
+
+INFER_PARTS = ("decode", "preprocess", "infer", "postprocess")
+
+
+def _infer_latency(daemon: DaemonUnderTest, bare: BareBaseline, jpegs: list[bytes], calls: int) -> InferLatency:
+    """``calls`` Infer RPCs interleaved with as many bare batch-1 runs (each pair sees the same machine)."""
     daemon.client.infer(jpegs[0])  # warm the path
-    times = []
+    bare.model.runner.run(bare.single)
+    sums = stage_sums(daemon.metrics_url)
+    times, bare_times = [], []
     for i in range(calls):
         t0 = time.perf_counter()
+        bare.model.runner.run(bare.single)
+        t1 = time.perf_counter()
         daemon.client.infer(jpegs[i % len(jpegs)])
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1000)
+        times.append(time.perf_counter() - t1)
+        bare_times.append(t1 - t0)
+    parts = {k: v for k, v in _stage_ms(sums, stage_sums(daemon.metrics_url), calls).items() if k in INFER_PARTS}
+    parts["rpc"] = max(0.0, float(np.mean(times)) * 1000 - sum(parts.values()))
+    return InferLatency(float(np.median(times) * 1000), float(np.median(bare_times) * 1000), parts)
 
 
 def report_json(report: PipelineBenchReport) -> str:
@@ -256,4 +281,5 @@ def report_json(report: PipelineBenchReport) -> str:
     return json.dumps({"frames": report.frames, "batch_size": report.batch_size, "cores": report.cores,
                        "subsampling": report.subsampling,
                        "runs": runs, "infer_p50_ms": report.infer_p50_ms, "bare1_p50_ms": report.bare1_p50_ms,
+                       "infer_parts_ms": report.infer_parts_ms,
                        "peak_rss_mb": report.peak_rss_mb, "idle_rss_mb": report.idle_rss_mb}, indent=2)  # fmt: skip

@@ -8,7 +8,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from agent.bench.pipeline_bench import STAGES, PipelineBenchReport, ScenarioRun
+from agent.bench.pipeline_bench import INFER_PARTS, STAGES, PipelineBenchReport, ScenarioRun
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,14 @@ def print_report(report: PipelineBenchReport, console: Console | None = None) ->
         rs = [rows[i] for rows in report.runs]
         stages.add_row(name, *[f"{_median([r.stage_ms[s] for r in rs]):.2f}" for s in STAGES])
     console.print(stages)
+    if report.infer_parts_ms:
+        parts = Table(title="where an Infer call's time goes (ms per call, means; rpc = gRPC both ways, the "
+                            "servicer and the JSON reply)")  # fmt: skip
+        columns = (*INFER_PARTS, "rpc")
+        for col in columns:
+            parts.add_column(col, justify="right")
+        parts.add_row(*[f"{_median([p.get(c, 0.0) for p in report.infer_parts_ms]):.2f}" for c in columns])
+        console.print(parts)
     console.print(f"daemon RSS: idle {report.idle_rss_mb:.0f} MiB, peak under load {report.peak_rss_mb:.0f} MiB")
     checks = targets(report)
     for target in checks:
