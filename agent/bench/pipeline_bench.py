@@ -13,7 +13,9 @@ then, ``runs`` times, interleaved:
 * **SubmitFrames**: the same JPEGs streamed over the Unix socket at 5 % selection;
 * **Infer**: p50 of single-frame ``Infer`` RPCs vs the p50 of bare batch-1 runs interleaved with
   them (one bare run, one call, …); where a call's time goes comes from the daemon's stage timers
-  (mean per call), the rest being gRPC, the servicer and the JSON reply.
+  (mean per call), the rest being gRPC, the servicer and the JSON reply. Its floor on this machine
+  is bare batch-1 + the JPEG decode + the round trip of a plain gRPC server whose handler takes as
+  long as the model (:mod:`agent.bench.rpc_floor`): what no daemon that decodes the request can beat.
 
 The hub stands in for a remote server: it runs at ``SCHED_IDLE`` (its ingest must not take the
 cores the daemon is measured on), and every scenario starts once the daemon's spool is empty (the
@@ -48,6 +50,7 @@ import simplejpeg
 
 from agent.bench.daemon_under_test import DaemonUnderTest, stage_sums
 from agent.bench.process_stats import process_cpu_s, rss_mb
+from agent.bench.rpc_floor import rpc_overhead_ms
 from agent.config.agent_settings import ModelSection
 from agent.inference.loading import load_model
 from agent.inference.model import VisionModel
@@ -85,6 +88,13 @@ class PipelineBenchReport:
     infer_p50_ms: list[float] = field(default_factory=list)
     bare1_p50_ms: list[float] = field(default_factory=list)
     infer_parts_ms: list[dict[str, float]] = field(default_factory=list)  # mean per call: stage → ms, and "rpc"
+    rpc_floor_ms: list[float] = field(default_factory=list)  # a plain gRPC round trip around an equal handler
+
+    def infer_floor_ms(self, run: int) -> float:
+        """Bare batch-1 + the request's decode + the plain gRPC round trip, in run ``run``."""
+        decode = self.infer_parts_ms[run].get("decode", 0.0) if run < len(self.infer_parts_ms) else 0.0
+        rpc = self.rpc_floor_ms[run] if run < len(self.rpc_floor_ms) else 0.0
+        return self.bare1_p50_ms[run] + decode + rpc
 
     peak_rss_mb: float = 0.0
     idle_rss_mb: float = 0.0
@@ -172,6 +182,7 @@ def run_pipeline_bench(model_id: str, *, frames: int = 400, runs: int = 3, batch
                 report.infer_p50_ms.append(infer.p50_ms)
                 report.bare1_p50_ms.append(infer.bare1_p50_ms)
                 report.infer_parts_ms.append(infer.parts_ms)
+                report.rpc_floor_ms.append(rpc_overhead_ms(infer.bare1_p50_ms, jpegs[0], infer_calls))
                 progress(f"run {run + 1}: Infer p50 {infer.p50_ms:.1f} ms (bare batch-1 {infer.bare1_p50_ms:.1f} ms)")
                 report.runs.append(rows)
             report.peak_rss_mb = rss_mb(daemon.daemon.pid, "VmHWM")
@@ -281,5 +292,5 @@ def report_json(report: PipelineBenchReport) -> str:
     return json.dumps({"frames": report.frames, "batch_size": report.batch_size, "cores": report.cores,
                        "subsampling": report.subsampling,
                        "runs": runs, "infer_p50_ms": report.infer_p50_ms, "bare1_p50_ms": report.bare1_p50_ms,
-                       "infer_parts_ms": report.infer_parts_ms,
+                       "infer_parts_ms": report.infer_parts_ms, "rpc_floor_ms": report.rpc_floor_ms,
                        "peak_rss_mb": report.peak_rss_mb, "idle_rss_mb": report.idle_rss_mb}, indent=2)  # fmt: skip

@@ -90,9 +90,10 @@ def print_report(report: PipelineBenchReport, console: Console | None = None) ->
                       f"{_median([r.cpu_ms for r in rs]):.1f} / {_median([r.ort_cpu_ms for r in rs]):.1f}")  # fmt: skip
     if report.infer_p50_ms:
         infer, bare1 = _median(report.infer_p50_ms), _median(report.bare1_p50_ms)
+        floor = _median([report.infer_floor_ms(i) for i in range(len(report.infer_p50_ms))])
         table.add_row("Infer RPC p50 (one frame)", f"{infer:.1f} ms", f"{bare1:.1f} ms", f"{infer / bare1:.2f}x",
                       _spread([a / b for a, b in zip(report.infer_p50_ms, report.bare1_p50_ms, strict=True)]),
-                      "", "")  # fmt: skip
+                      f"floor {floor / bare1:.2f}x", "")  # fmt: skip
     console.print(table)
     stages = Table(
         title="where frames spend wall time (ms per inferred frame, medians; framesift_stage_seconds; "
@@ -107,14 +108,23 @@ def print_report(report: PipelineBenchReport, console: Console | None = None) ->
     console.print(stages)
     if report.infer_parts_ms:
         parts = Table(title="where an Infer call's time goes (ms per call, means; rpc = gRPC both ways, the "
-                            "servicer and the JSON reply)")  # fmt: skip
+                            "servicer and the JSON reply; floor: a plain gRPC server's round trip around a "
+                            "handler as long as the model)")  # fmt: skip
         columns = (*INFER_PARTS, "rpc")
-        for col in columns:
+        for col in (*columns, "rpc floor"):
             parts.add_column(col, justify="right")
-        parts.add_row(*[f"{_median([p.get(c, 0.0) for p in report.infer_parts_ms]):.2f}" for c in columns])
+        parts.add_row(*[f"{_median([p.get(c, 0.0) for p in report.infer_parts_ms]):.2f}" for c in columns],
+                      f"{_median(report.rpc_floor_ms):.2f}")  # fmt: skip
         console.print(parts)
     console.print(f"daemon RSS: idle {report.idle_rss_mb:.0f} MiB, peak under load {report.peak_rss_mb:.0f} MiB")
     checks = targets(report)
     for target in checks:
         console.print(target.line(), markup=False, highlight=False)
+    if report.rpc_floor_ms:
+        runs_ = range(len(report.infer_p50_ms))
+        floor = _median([report.infer_floor_ms(i) / report.bare1_p50_ms[i] for i in runs_])
+        console.print(f"note  Infer's floor on this machine: {floor:.2f}x bare batch-1 (+ the JPEG decode, "
+                      f"+ {_median(report.rpc_floor_ms):.2f} ms for a plain gRPC round trip); Infer p50 vs that "
+                      f"floor: {_median([report.infer_p50_ms[i] / report.infer_floor_ms(i) for i in runs_]):.2f}x",
+                      markup=False, highlight=False)  # fmt: skip
     return all(t.met for t in checks)
