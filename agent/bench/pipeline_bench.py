@@ -153,7 +153,7 @@ def _ceiling(daemon_cpu_s: float, frames: int, bare_fps: float, cores: int) -> f
     return min(1.0, cores / per_frame_s / bare_fps) if per_frame_s > 0 else 1.0
 
 
-def run_pipeline_bench(model_id: str, *, frames: int = 400, runs: int = 3, batch_size: int = 8,
+def run_pipeline_bench(model_id: str, *, frames: int = 400, runs: int = 5, batch_size: int = 8,
                        infer_calls: int = 40, models_dir: Path | None = None, subsampling: str = "420",
                        progress: Callable[[str], None] = lambda _: None) -> PipelineBenchReport:  # fmt: skip
     """Measure every scenario ``runs`` times against the bare baseline of the same run."""

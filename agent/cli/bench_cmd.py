@@ -67,7 +67,12 @@ def add_parser(sub: Any) -> None:
                          "vs bare onnxruntime in the same run; PASS/FAIL per target")  # fmt: skip
     pp.add_argument("--model", default="nudenet/1", help="model the daemon and the bare baseline load")
     pp.add_argument("--frames", type=int, default=400, help="distinct 1280x720 JPEGs per scenario")
-    pp.add_argument("--runs", type=int, default=3, help="runs of every scenario (medians reported)")
+    pp.add_argument(
+        "--runs",
+        type=int,
+        default=5,
+        help="runs of every scenario (medians: one disturbed run of a shared machine does not move them)",
+    )
     pp.add_argument("--batch-size", type=int, default=8, help="[model] batch_size of the daemon and the baseline")
     pp.add_argument(
         "--subsampling",
