@@ -8,8 +8,9 @@ then, ``runs`` times, interleaved:
   and right after each scenario (their mean is the scenario's baseline, so a machine that drifts
   faster or slower during a run is charged to neither side), and on a batch of one; it also
   records the CPU seconds onnxruntime used (its cores per frame);
-* **folder 5 % / 100 %**: ``frames`` distinct 1280×720 JPEGs are renamed into the watched
-  folder (inotify ``IN_MOVED_TO``); throughput = frames / (first rename → last frame inferred);
+* **folder 5 % / 100 %**: ``frames`` distinct 1280×720 JPEGs, new ones for every scenario (the hub
+  must ingest, not answer "duplicate"), are renamed into the watched folder (inotify
+  ``IN_MOVED_TO``); throughput = frames / (first rename → last frame inferred);
 * **SubmitFrames**: the same JPEGs streamed over the Unix socket at 5 % selection;
 * **Infer**: p50 of single-frame ``Infer`` RPCs vs the p50 of bare batch-1 runs interleaved with
   them (one bare run, one call, …); where a call's time goes comes from the daemon's stage timers
@@ -89,15 +90,14 @@ class PipelineBenchReport:
     bare1_p50_ms: list[float] = field(default_factory=list)
     infer_parts_ms: list[dict[str, float]] = field(default_factory=list)  # mean per call: stage → ms, and "rpc"
     rpc_floor_ms: list[float] = field(default_factory=list)  # a plain gRPC round trip around an equal handler
+    peak_rss_mb: float = 0.0
+    idle_rss_mb: float = 0.0
 
     def infer_floor_ms(self, run: int) -> float:
         """Bare batch-1 + the request's decode + the plain gRPC round trip, in run ``run``."""
         decode = self.infer_parts_ms[run].get("decode", 0.0) if run < len(self.infer_parts_ms) else 0.0
         rpc = self.rpc_floor_ms[run] if run < len(self.rpc_floor_ms) else 0.0
         return self.bare1_p50_ms[run] + decode + rpc
-
-    peak_rss_mb: float = 0.0
-    idle_rss_mb: float = 0.0
 
 
 def make_jpegs(count: int, width: int = 1280, height: int = 720, seed: int = 0,
@@ -159,8 +159,12 @@ def run_pipeline_bench(model_id: str, *, frames: int = 400, runs: int = 5, batch
     """Measure every scenario ``runs`` times against the bare baseline of the same run."""
     cores = len(os.sched_getaffinity(0))
     report = PipelineBenchReport(frames, batch_size, cores, subsampling)
-    progress(f"generating {frames} distinct 1280x720 JPEGs ({subsampling})")
-    jpegs = make_jpegs(frames, subsampling=subsampling)
+    progress(f"every scenario gets {frames} new distinct 1280x720 JPEGs ({subsampling})")
+    seeds = iter(range(1_000_000))
+
+    def fresh() -> list[bytes]:  # new pixels per scenario: the hub never answers "duplicate"
+        return make_jpegs(frames, seed=next(seeds), subsampling=subsampling)
+
     bare = BareBaseline(ModelSection(id=model_id, batch_size=batch_size), models_dir)
     with tempfile.TemporaryDirectory(prefix="framesift-bench-pipeline-") as tmp:
         root = Path(tmp)
@@ -173,8 +177,10 @@ def run_pipeline_bench(model_id: str, *, frames: int = 400, runs: int = 5, batch
             for run in range(runs):
                 rows: list[ScenarioRun] = []
                 for name, share in (("folder, 5 % selected", 0.05), ("folder, 100 % selected", 1.0)):
-                    rows.append(_folder_scenario(daemon, bare, jpegs, staging, f"r{run}-{share}", name, share, cores))
+                    rows.append(_folder_scenario(daemon, bare, fresh(), staging, f"r{run}-{share}", name, share,
+                                                 cores))  # fmt: skip
                     progress(f"run {run + 1}: {name}: {rows[-1].ratio:.2f}x bare")
+                jpegs = fresh()
                 rows.append(_submit_scenario(daemon, bare, jpegs, run, cores))
                 progress(f"run {run + 1}: SubmitFrames: {rows[-1].ratio:.2f}x bare")
                 daemon.wait_uploaded()

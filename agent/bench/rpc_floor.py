@@ -2,14 +2,13 @@
 
 ``bench pipeline`` compares the ``Infer`` RPC with bare onnxruntime; part of the difference is
 not framesift's: a unary call over the Unix socket whose handler is busy for ``handler_ms`` pays
-the thread wake-ups of gRPC's client and server on top (measured on a 2-core VM: 0.6 ms with an
-instant handler, 1.2–1.3 ms around a 15 ms one). A plain gRPC server in its own process, with a
+the thread wake-ups of gRPC's client and server on top (measured on a 2-core VM: 0.7 ms with an
+instant handler, 0.75–1.3 ms around a 14 ms one). A plain gRPC server in its own process, with a
 generic handler that waits ``handler_ms`` and answers a few bytes, measures that floor.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -42,26 +41,43 @@ def serve(socket_path: str, handler_ms: float) -> None:
 
 
 def rpc_overhead_ms(handler_ms: float, payload: bytes, calls: int = 40) -> float:
-    """p50 of (round trip - ``handler_ms``) of ``calls`` unary calls carrying ``payload``."""
+    """p50 of (round trip - ``handler_ms``) of ``calls`` unary calls carrying ``payload``.
+
+    Raises:
+        RuntimeError: the server process did not start serving within 30 s.
+    """
     with tempfile.TemporaryDirectory(prefix="framesift-rpc-floor-") as tmp:
         path = str(Path(tmp) / "floor.sock")
-        proc = subprocess.Popen([sys.executable, "-m", "agent.bench.rpc_floor", path, str(handler_ms)],
-                                env=dict(os.environ))  # fmt: skip
-        channel = grpc.insecure_channel(f"unix:{path}")
-        try:
-            grpc.channel_ready_future(channel).result(timeout=30)
-            call = channel.unary_unary(f"/{_SERVICE}/{_METHOD}")
-            call(payload, timeout=30)
-            times = []
-            for _ in range(calls):
-                t0 = time.perf_counter()
+        with subprocess.Popen([sys.executable, "-m", "agent.bench.rpc_floor", path, str(handler_ms)]) as proc:
+            channel = grpc.insecure_channel(f"unix:{path}")
+            try:
+                _wait_ready(channel, proc)
+                call = channel.unary_unary(f"/{_SERVICE}/{_METHOD}")
                 call(payload, timeout=30)
-                times.append(time.perf_counter() - t0)
-            return max(0.0, float(np.median(times)) * 1000 - handler_ms)
-        finally:
-            channel.close()
-            proc.kill()
-            proc.wait(timeout=10)
+                times = []
+                for _ in range(calls):
+                    t0 = time.perf_counter()
+                    call(payload, timeout=30)
+                    times.append(time.perf_counter() - t0)
+                return max(0.0, float(np.median(times)) * 1000 - handler_ms)
+            finally:
+                channel.close()
+                proc.kill()  # the with block then reaps it
+
+
+def _wait_ready(channel: grpc.Channel, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    ready = grpc.channel_ready_future(channel)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the gRPC floor server exited with code {proc.returncode} before serving")
+        try:
+            ready.result(timeout=0.2)
+            return
+        except grpc.FutureTimeoutError:
+            continue
+    ready.cancel()
+    raise RuntimeError(f"the gRPC floor server did not serve within {timeout_s:.0f} s")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ class DaemonControl:
         sources += [SourceView(k, "grpc", "running", v[0], dropped_by_source.get(k, 0))
                     for k, v in counts.items() if k not in known]  # fmt: skip
         st, health, model = stage.stats, a.loop.health, stage.model
+        on_request = telemetry.on_request  # read once: frames_in and frames_inferred agree
         return AgentStatus(
             version=__version__, uptime_s=time.monotonic() - self.started_mono,
             model_id=model.model_id if model else "", providers=tuple(model.providers) if model else (),
@@ -129,8 +130,8 @@ class DaemonControl:
             spool=_spool_view(a.pipeline.spool.stats() if a.pipeline.spool else None),
             last_sync=a.syncer.last_result, last_sync_age_s=a.sync_age_s(), config_origin=a.holder.current.origin,
             strategies=tuple(StrategyView(n, st.matched[n], st.selected[n]) for n in stage.selector.engine.names),
-            frames_in=sum(v[0] for v in counts.values()) + telemetry.on_request,
-            frames_inferred=health.frames + telemetry.on_request,
+            frames_in=sum(v[0] for v in counts.values()) + on_request,
+            frames_inferred=health.frames + on_request,
             frames_dropped=sum(dropped_by_reason.values()), near_duplicates=st.near_duplicates,
             limited=st.limited_batch + st.limited_strategy, active_learning_enabled=stage.capturing(),
             destination_state=a.destination_state(), capture_reason=a.capture_reason(),

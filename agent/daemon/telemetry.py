@@ -86,8 +86,9 @@ class AgentTelemetry:
         if result.on_request:
             with self._lock:
                 self._on_request += len(result.frames)
-        m.batch_latency.observe(result.infer_s)
-        m.batch_size.observe(len(result.frames))
+        else:  # the batch histograms describe the pipeline's batches, as status' mean_batch_size does
+            m.batch_latency.observe(result.infer_s)
+            m.batch_size.observe(len(result.frames))
         m.frames_inferred.inc(len(result.frames))
         if result.batch.task.is_detection and not result.batch.is_stub:
             record_detections(m, result.batch)

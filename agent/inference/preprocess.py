@@ -82,9 +82,17 @@ class Preprocessor:
         return buffer[:b], transforms
 
     def _letterbox_into(self, image: NDArray[np.uint8], out: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Letterbox ``image`` straight into ``out`` (3, H, W): the bands are filled with the padding's
-        normalised value and only the image's pixels are converted (a 16:9 frame leaves 44 % of a square
-        input as padding). Same values, bit for bit, as converting the padded canvas."""
+        """Letterbox ``image`` straight into ``out``: the bands are filled with the padding's normalised
+        value and only the image's pixels are converted (a 16:9 frame leaves 44 % of a square input as
+        padding). Same values, bit for bit, as converting the padded canvas.
+
+        Args:
+            image: (h, w, 3) uint8 BGR.
+            out: (3, H, W) float32, one frame of the input buffer.
+
+        Returns:
+            (4,) float32 ``[scale_x, scale_y, pad_x, pad_y]``.
+        """
         h, w = self.spec.input_hw
         ih, iw = image.shape[:2]
         r = min(h / ih, w / iw)

@@ -85,7 +85,11 @@ class StageResult:
 
 
 class StageObserver(Protocol):
-    """Told about every batch (metrics, events); must not raise or block."""
+    """Told about every batch and every ``Infer`` frame (metrics, events); must not raise or block.
+
+    Called from the prepare thread (batches) and from gRPC threads (``Infer``, inside the call, so
+    its work adds to the call's latency), possibly at the same time: implementations are thread-safe.
+    """
 
     def batch_done(self, result: StageResult) -> None:
-        """One batch finished (inferred, maybe selected and spooled)."""
+        """One batch finished (inferred, maybe selected and spooled), or one ``Infer`` frame."""

@@ -48,3 +48,4 @@ def test_an_unsampled_frame_counts_as_skipped_only_when_sampling_was_asked(sampl
     assert sample("framesift_frames_in_total", {"source": "grpc"}) == 1
     assert sample("framesift_stage_seconds_sum", {"stage": "decode"}) == pytest.approx(0.002)
     assert telemetry.skipped == skipped and telemetry.on_request == 1
+    assert sample("framesift_batch_size_count") == 0  # the batch histograms describe the pipeline's batches
