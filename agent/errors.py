@@ -6,6 +6,7 @@ Every error the agent raises on purpose derives from :class:`FramesiftError`.
 
     FramesiftError
     ├── DependencyError            a Python package is missing (names the package)
+    ├── PathArgumentError          a command-line path is missing or of the wrong kind
     ├── ConfigError                invalid configuration; carries JSON-path issues
     ├── ImageError                 a frame could not be read
     │   ├── ImageDecodeError       truncated, empty, not an image, unsupported
@@ -40,6 +41,13 @@ class FramesiftError(Exception):
 
 class DependencyError(FramesiftError):
     """A required Python package is not installed."""
+
+
+class PathArgumentError(FramesiftError):
+    """A path given on the command line does not exist or is not what the option needs."""
+
+    def __init__(self, option: str, path: object, reason: str) -> None:
+        super().__init__(f"{option} {path}: {reason}")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import add_model_arguments, model_section_from
+from agent.errors import PathArgumentError
 from agent.frames.files import iter_image_files
 from agent.inference.loading import load_model
 from agent.inference.model import VisionModel
@@ -94,6 +95,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from agent.bench.pipeline_bench import report_json, run_pipeline_bench
     from agent.bench.pipeline_report import print_report
 
+    if args.json is not None and not args.json.parent.is_dir():  # checked before minutes of measuring
+        raise PathArgumentError("--json", args.json, f"its directory {args.json.parent} does not exist")
     console = Console(width=None if Console().is_terminal else 160)
     report = run_pipeline_bench(args.model, frames=args.frames, runs=args.runs, batch_size=args.batch_size,
                                 subsampling=args.subsampling,
@@ -150,6 +153,8 @@ def run_spool(args: argparse.Namespace) -> int:
     """Print the spool benchmark."""
     from agent.bench.spool_bench import run_spool_bench
 
+    if args.dir is not None and not args.dir.is_dir():
+        raise PathArgumentError("--dir", args.dir, "not a directory (the filesystem to measure must exist)")
     r = run_spool_bench(args.dir, drain=not args.no_drain)
     table = Table(title=f"bench spool: {r.frame_bytes // 1000} KB frames")
     for col in ("measurement", "value", "vs baseline"):

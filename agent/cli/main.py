@@ -114,6 +114,10 @@ def _run(args: argparse.Namespace) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return SIGPIPE_EXIT_CODE
+    except OSError as exc:  # a file or directory the command needed: one line (-v logs the traceback)
+        logging.getLogger("framesift").debug("%s failed", args.command, exc_info=exc)
+        print(f"framesift: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

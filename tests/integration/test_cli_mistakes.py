@@ -43,6 +43,10 @@ TYPO_CASES = [
     (["spool", "stats"], "framesift: error: no spool at {tmp}/state/spool (nothing"),
     (["hub", "export", "--data", "{tmp}/hub-dta", "--project", "site", "{tmp}/dataset"],
      "framesift: error: no hub data at {tmp}/hub-dta (a hub's --data directory holds index.sqlite)"),
+    (["bench", "spool", "--dir", "{tmp}/nowhere"],
+     "framesift: error: --dir {tmp}/nowhere: not a directory (the filesystem to measure must exist)"),
+    (["bench", "pipeline", "--json", "{tmp}/out/report.json"],  # refused before minutes of measuring
+     "framesift: error: --json {tmp}/out/report.json: its directory {tmp}/out does not exist"),
 ]  # fmt: skip
 
 
