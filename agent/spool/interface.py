@@ -95,8 +95,9 @@ class RecordStore(Protocol):
     def write_delivery(self, seq: int, delivery: DeliveryState) -> None:
         """Replace the delivery state of record ``seq``."""
 
-    def delete(self, seq: int) -> None:
-        """Delete record ``seq`` (item and delivery state together)."""
+    def delete(self, seq: int, *, count: str | None = None) -> None:
+        """Delete record ``seq`` (item and delivery state together); with ``count``, add 1 to that
+        persistent counter in the same transaction (why the record went: delivered, dropped, expired)."""
 
     def add_to_counter(self, name: str, by: int = 1) -> None:
         """Add ``by`` to the persistent counter ``name``."""

@@ -53,10 +53,12 @@ class MemoryStore:
         """Replace record ``seq``'s delivery state."""
         self.deliveries[seq] = encode_delivery(delivery)
 
-    def delete(self, seq: int) -> None:
-        """Delete record ``seq``."""
+    def delete(self, seq: int, *, count: str | None = None) -> None:
+        """Delete record ``seq``; with ``count``, add 1 to that counter."""
         self.items.pop(seq, None)
         self.deliveries.pop(seq, None)
+        if count is not None:
+            self.add_to_counter(count)
 
     def add_to_counter(self, name: str, by: int = 1) -> None:
         """Add ``by`` to counter ``name``."""

@@ -81,8 +81,8 @@ class RecordQueue:
         except StorageWriteError:
             logger.warning("spool counter %s not updated: disk full", name)
 
-    def _delete(self, seq: int) -> None:
-        self.store.delete(seq)
+    def _delete(self, seq: int, count: str | None = None) -> None:
+        self.store.delete(seq, count=count)
         self._index.forget(seq)
 
     def _write_delivery(self, seq: int, delivery: DeliveryState) -> None:
@@ -169,8 +169,7 @@ class RecordQueue:
             if victim is None:
                 self._count_safely("rejected")
                 raise SpoolFullError(f"spool {self.store.label} is full and every frame is being uploaded")
-            self._delete(victim)
-            self._count_safely("dropped")
+            self._delete(victim, count="dropped")
             logger.warning("spool full: dropped the oldest frame (seq %d) to make room", victim)
 
     # ------------------------------------------------------------ lease / ack / nack
@@ -201,8 +200,7 @@ class RecordQueue:
         for seq in index.due(now_wall):
             delivery = index.deliveries[seq]
             if self.max_age_s is not None and now_wall - delivery.created_s > self.max_age_s:
-                self._delete(seq)
-                self._count_safely("expired")
+                self._delete(seq, count="expired")
                 logger.warning("spool: frame seq %d expired after %.0f s without delivery", seq, self.max_age_s)
                 continue
             try:
@@ -222,11 +220,11 @@ class RecordQueue:
         self._require_owner()
         with self._lock:
             try:
-                self._delete(seq)
+                self._delete(seq, count="delivered")  # one commit: deleted and counted together
             except StorageWriteError as exc:  # disk full: delivered again after a restart (dedup)
                 logger.warning("spool: could not delete delivered frame seq %d: %s", seq, exc)
                 self._index.forget(seq)
-            self._count_safely("delivered")
+                self._count_safely("delivered")
 
     def set_server_id(self, seq: int, server_id: str) -> None:
         """Remember the server's image id (a retry then only re-sends the annotation)."""

@@ -144,11 +144,14 @@ class DiskStorage:
         with self._writing():
             self.cache.set((_DELIVERY, seq), encode_delivery(delivery))
 
-    def delete(self, seq: int) -> None:
-        """Delete record ``seq`` (item and delivery state in one transaction)."""
+    def delete(self, seq: int, *, count: str | None = None) -> None:
+        """Delete record ``seq`` (item and delivery state) and count it under ``count``, in one fsynced
+        transaction: an upload's ack is one commit, not two."""
         with self._writing(), self.cache.transact():
             self.cache.delete((_ITEM, seq))
             self.cache.delete((_DELIVERY, seq))
+            if count is not None:
+                self.cache.incr((_COUNTER, count), 1, default=0)
 
     def add_to_counter(self, name: str, by: int = 1) -> None:
         """Add ``by`` to the persistent counter ``name``."""

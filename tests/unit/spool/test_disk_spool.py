@@ -101,12 +101,26 @@ def test_ack_that_cannot_delete_still_forgets(spool, monkeypatch):
     spool.put(spool_item(0))
     record = spool.lease()
 
-    def full(seq):
+    def full(seq, count=None):
         raise StorageWriteError("database or disk is full")
 
     monkeypatch.setattr(spool.store, "delete", full)
     spool.ack(record.seq)  # delivered again after a restart; the server deduplicates
     assert spool.stats().count == 0 and spool.stats().delivered == 1
+
+
+def test_an_ack_is_one_commit(spool):
+    """Deleting a delivered frame and counting it are one transaction: one fsync per upload, not two."""
+    spool.put(spool_item(0))
+    record = spool.lease()
+    statements: list[str] = []
+    spool.store.cache._con.set_trace_callback(statements.append)
+    try:
+        spool.ack(record.seq)
+    finally:
+        spool.store.cache._con.set_trace_callback(None)
+    assert sum(s.upper().startswith("BEGIN") for s in statements) == 1
+    assert spool.stats().delivered == 1 and spool.stats().count == 0
 
 
 def test_stored_values_are_versioned_plain_data(spool):
