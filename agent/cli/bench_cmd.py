@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli.common import add_model_arguments, model_section_from
+from agent.cli.common import add_model_arguments, model_section_from, positive_float, positive_int
 from agent.errors import PathArgumentError
 from agent.frames.files import iter_image_files
 from agent.inference.loading import load_model
@@ -37,44 +37,46 @@ def add_parser(sub: Any) -> None:
         "--images", type=Path, nargs="+", required=True, help="JPEG files or folders used as frames (cycled)"
     )
     ip.add_argument("--batch-sizes", type=_int_list, default=[1, 4, 8, 16], help="comma list of batch sizes")
-    ip.add_argument("--frames", type=int, default=128, help="frames per measurement")
+    ip.add_argument("--frames", type=positive_int, default=128, help="frames per measurement")
     ip.add_argument("--json", type=Path, default=None, help="also write results as JSON here (default: no file)")
     ip.set_defaults(run=run_inference)
     sp = bsub.add_parser("sampling", help="vectorized strategies vs the per-frame reference loops")
-    sp.add_argument("--frames", type=int, default=64, help="frames per batch")
-    sp.add_argument("--detections", type=int, default=100, help="detections per frame")
-    sp.add_argument("--repeats", type=int, default=200, help="batches timed")
+    sp.add_argument("--frames", type=positive_int, default=64, help="frames per batch")
+    sp.add_argument("--detections", type=positive_int, default=100, help="detections per frame")
+    sp.add_argument("--repeats", type=positive_int, default=200, help="batches timed")
     sp.set_defaults(run=run_sampling)
     qp = bsub.add_parser("spool", help="durable put vs raw fsync, drain rate to a hub, memory over 10k frames")
     qp.add_argument("--dir", type=Path, default=None, help="filesystem to measure (default: the temp dir)")
     qp.add_argument("--no-drain", action="store_true", help="skip the hub drain measurement")
     qp.set_defaults(run=run_spool)
     bp = bsub.add_parser("batcher", help="added batching latency with simulated streams")
-    bp.add_argument("--streams", type=int, default=4, help="simulated streams")
-    bp.add_argument("--fps", type=float, default=15.0, help="frames per second per stream")
-    bp.add_argument("--max-delay-ms", type=float, default=20.0, help="batcher max_delay_ms")
-    bp.add_argument("--seconds", type=float, default=6.0, help="how long the streams run")
+    bp.add_argument("--streams", type=positive_int, default=4, help="simulated streams")
+    bp.add_argument("--fps", type=positive_float, default=15.0, help="frames per second per stream")
+    bp.add_argument("--max-delay-ms", type=positive_float, default=20.0, help="batcher max_delay_ms")
+    bp.add_argument("--seconds", type=positive_float, default=6.0, help="how long the streams run")
     bp.set_defaults(run=run_batcher)
     dp = bsub.add_parser("daemon", help="cold start to READY, idle CPU and RSS of `framesift run`")
     dp.add_argument("--model", default="nudenet/1", help="model the daemon loads")
-    dp.add_argument("--idle-s", type=float, default=10.0, help="seconds of idle CPU measured")
+    dp.add_argument("--idle-s", type=positive_float, default=10.0, help="seconds of idle CPU measured")
     dp.set_defaults(run=run_daemon)
     hp = bsub.add_parser("hub", help="concurrent uploaders through the hub: SQLite, and 2 replicas on PostgreSQL")
-    hp.add_argument("--frames", type=int, default=2000, help="frames uploaded in total")
-    hp.add_argument("--uploaders", type=int, default=50, help="concurrent uploaders")
+    hp.add_argument("--frames", type=positive_int, default=2000, help="frames uploaded in total")
+    hp.add_argument("--uploaders", type=positive_int, default=50, help="concurrent uploaders")
     hp.add_argument("--database", default=None, help="postgresql://… (empty database) for the 2-replica scenario")
     hp.set_defaults(run=run_hub)
     pp = bsub.add_parser("pipeline", help="the real daemon end to end (folder 5 %% / 100 %%, SubmitFrames, Infer) "
                          "vs bare onnxruntime in the same run; PASS/FAIL per target")  # fmt: skip
     pp.add_argument("--model", default="nudenet/1", help="model the daemon and the bare baseline load")
-    pp.add_argument("--frames", type=int, default=400, help="distinct 1280x720 JPEGs per scenario")
+    pp.add_argument("--frames", type=positive_int, default=400, help="distinct 1280x720 JPEGs per scenario")
     pp.add_argument(
         "--runs",
-        type=int,
+        type=positive_int,
         default=5,
         help="runs of every scenario (medians: one disturbed run of a shared machine does not move them)",
     )
-    pp.add_argument("--batch-size", type=int, default=8, help="[model] batch_size of the daemon and the baseline")
+    pp.add_argument(
+        "--batch-size", type=positive_int, default=8, help="[model] batch_size of the daemon and the baseline"
+    )
     pp.add_argument(
         "--subsampling",
         choices=("420", "444"),
@@ -84,8 +86,8 @@ def add_parser(sub: Any) -> None:
     pp.add_argument("--json", type=Path, default=None, help="also write every run as JSON here (default: no file)")
     pp.set_defaults(run=run_pipeline)
     lp = bsub.add_parser("selection", help="a simulated day: first-come vs paced vs class quota vs uncertainty")
-    lp.add_argument("--daily-cap", type=int, default=100, help="daily limit of every compared strategy")
-    lp.add_argument("--frame-interval-s", type=float, default=30.0, help="seconds between simulated frames")
+    lp.add_argument("--daily-cap", type=positive_int, default=100, help="daily limit of every compared strategy")
+    lp.add_argument("--frame-interval-s", type=positive_float, default=30.0, help="seconds between simulated frames")
     lp.add_argument("--seed", type=int, default=0, help="seed of the simulated day and the probability gates")
     lp.set_defaults(run=run_selection)
 
@@ -191,6 +193,8 @@ def run_inference(args: argparse.Namespace) -> int:
     """Print bare vs pipeline throughput, ratio, latency and peak RSS."""
     from agent.bench.inference_bench import bench_batch_size, peak_rss_mb
 
+    if args.json is not None and not args.json.parent.is_dir():
+        raise PathArgumentError("--json", args.json, f"its directory {args.json.parent} does not exist")
     console = Console(width=None if Console().is_terminal else 140)
     jpegs = [p.read_bytes() for p in iter_image_files(args.images)]
     if not jpegs:

@@ -52,6 +52,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0 (durations, rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{value} must be > 0")
+    return value
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """--model, --models-dir, thresholds and onnxruntime options."""
     parser.add_argument(

@@ -45,6 +45,8 @@ TYPO_CASES = [
      "framesift: error: no hub data at {tmp}/hub-dta (a hub's --data directory holds index.sqlite)"),
     (["bench", "spool", "--dir", "{tmp}/nowhere"],
      "framesift: error: --dir {tmp}/nowhere: not a directory (the filesystem to measure must exist)"),
+    (["bench", "inference", "--model", "nudenet/1", "--images", "{tmp}", "--json", "{tmp}/out/report.json"],
+     "framesift: error: --json {tmp}/out/report.json: its directory {tmp}/out does not exist"),
     (["bench", "pipeline", "--json", "{tmp}/out/report.json"],  # refused before minutes of measuring
      "framesift: error: --json {tmp}/out/report.json: its directory {tmp}/out does not exist"),
 ]  # fmt: skip
