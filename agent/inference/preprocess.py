@@ -102,11 +102,7 @@ class Preprocessor:
             image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         if (nw, nh) != (w, h):
             out[:] = self._pad_tensor
-        region = out[:, top : top + nh, left : left + nw]
-        for dst_c, src_c in enumerate(self._channel_index):
-            np.multiply(image[:, :, src_c], self._alpha[dst_c, 0, 0], out=region[dst_c], casting="unsafe")
-        if not self._plain:
-            region -= self._beta
+        self._to_tensor(image, out[:, top : top + nh, left : left + nw])
         return np.array([nw / iw, nh / ih, left, top], np.float32)
 
     def _resize(self, image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
