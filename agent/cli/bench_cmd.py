@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli.common import add_model_arguments, model_section_from, positive_float, positive_int
+from agent.cli.common import add_model_arguments, model_section_from, non_negative_float, positive_float, positive_int
 from agent.errors import PathArgumentError
 from agent.frames.files import iter_image_files
 from agent.inference.loading import load_model
@@ -52,7 +52,7 @@ def add_parser(sub: Any) -> None:
     bp = bsub.add_parser("batcher", help="added batching latency with simulated streams")
     bp.add_argument("--streams", type=positive_int, default=4, help="simulated streams")
     bp.add_argument("--fps", type=positive_float, default=15.0, help="frames per second per stream")
-    bp.add_argument("--max-delay-ms", type=positive_float, default=20.0, help="batcher max_delay_ms")
+    bp.add_argument("--max-delay-ms", type=non_negative_float, default=20.0, help="batcher max_delay_ms")
     bp.add_argument("--seconds", type=positive_float, default=6.0, help="how long the streams run")
     bp.set_defaults(run=run_batcher)
     dp = bsub.add_parser("daemon", help="cold start to READY, idle CPU and RSS of `framesift run`")
@@ -92,13 +92,18 @@ def add_parser(sub: Any) -> None:
     lp.set_defaults(run=run_selection)
 
 
+def _require_json_dir(path: Path | None) -> None:
+    """Refuse a ``--json`` file whose directory does not exist, before minutes of measuring."""
+    if path is not None and not path.parent.is_dir():
+        raise PathArgumentError("--json", path, f"its directory {path.parent} does not exist")
+
+
 def run_pipeline(args: argparse.Namespace) -> int:
     """Run the end-to-end benchmark; exit 1 when a target is missed."""
     from agent.bench.pipeline_bench import report_json, run_pipeline_bench
     from agent.bench.pipeline_report import print_report
 
-    if args.json is not None and not args.json.parent.is_dir():  # checked before minutes of measuring
-        raise PathArgumentError("--json", args.json, f"its directory {args.json.parent} does not exist")
+    _require_json_dir(args.json)
     console = Console(width=None if Console().is_terminal else 160)
     report = run_pipeline_bench(args.model, frames=args.frames, runs=args.runs, batch_size=args.batch_size,
                                 subsampling=args.subsampling,
@@ -193,8 +198,7 @@ def run_inference(args: argparse.Namespace) -> int:
     """Print bare vs pipeline throughput, ratio, latency and peak RSS."""
     from agent.bench.inference_bench import bench_batch_size, peak_rss_mb
 
-    if args.json is not None and not args.json.parent.is_dir():
-        raise PathArgumentError("--json", args.json, f"its directory {args.json.parent} does not exist")
+    _require_json_dir(args.json)
     console = Console(width=None if Console().is_terminal else 140)
     jpegs = [p.read_bytes() for p in iter_image_files(args.images)]
     if not jpegs:

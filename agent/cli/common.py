@@ -52,14 +52,26 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0 (durations, rates)."""
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0 (durations, rates)."""
+    value = _number(text)
     if not value > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{value} must be > 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a number >= 0 (a delay that may be none, as ``[model] max_delay_ms``)."""
+    value = _number(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
     return value
 
 
