@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from rich.console import Console
 from rich.table import Table
 
@@ -114,11 +115,11 @@ def run_ctl(args: argparse.Namespace) -> int:
         elif action == "unload-model":
             print(f"unloaded {client.unload_model().model_id}")
         elif action == "spool-stats":
-            print(client.spool_stats())
+            _print_counters(client.spool_stats())
         elif action == "flush":
-            print(client.flush_spool(args.timeout))
+            _print_counters(client.flush_spool(args.timeout))
         elif action == "purge":
-            print(client.purge_spool(args.all))
+            _print_counters(client.purge_spool(args.all))
         elif action == "infer":
             r = client.infer(args.image.read_bytes(), "ctl", args.submit)
             print(json.dumps({"prediction": json.loads(r.prediction_json), "matched": list(r.matched_strategies),
@@ -133,3 +134,9 @@ def run_ctl(args: argparse.Namespace) -> int:
     finally:
         client.close()
     return 0
+
+
+def _print_counters(message: Message) -> None:
+    """Every field of ``message`` as ``name: value``, zeros included (protobuf's text format drops them)."""
+    for field in message.DESCRIPTOR.fields:
+        print(f"{field.name}: {getattr(message, field.name)}")

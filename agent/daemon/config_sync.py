@@ -96,7 +96,7 @@ class ConfigHolder:
         """Why the config in force is the one it is (for ``status``)."""
         origin = self.current.origin
         if origin == "local-override":
-            return "local override set with `framesift ctl set-config` (wins until cleared with an empty file)"
+            return "local override set with `framesift ctl set-config FILE` (wins until `framesift ctl set-config -`)"
         if origin == "remote":
             return "the server's config for this project"
         if origin == "last-good":

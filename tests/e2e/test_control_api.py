@@ -173,3 +173,17 @@ def test_ctl_set_config_with_a_bad_file(daemon, certs, tmp_path, framesift_cmd, 
                                "--token-file", str(token), "set-config", path],
                               capture_output=True, text=True, env=cli_env, timeout=60)  # fmt: skip
         assert proc.returncode == 2 and f"cannot read {path}" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("action", [["spool-stats"], ["flush", "--timeout", "0.2"], ["purge"]])
+def test_ctl_spool_commands_print_every_counter_zeros_included(client, daemon, certs, framesift_cmd, cli_env, action):
+    from agent.control.v1 import control_pb2 as pb
+
+    client.purge_spool(everything=True)  # counters that are zero must still be printed
+    proc = subprocess.run([*framesift_cmd, "ctl", "--target", daemon.tcp, "--ca", str(certs / "cert.pem"),
+                           "--token-file", str(certs / "token"), *action],
+                          capture_output=True, text=True, env=cli_env, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    printed = dict(line.split(": ", 1) for line in proc.stdout.splitlines())
+    assert list(printed) == [f.name for f in pb.SpoolStats.DESCRIPTOR.fields]
+    assert all(value.isdigit() for value in printed.values())
