@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.cli.common import positive_float
 from agent.config.environment import read_environment
 from agent.errors import DependencyError
 from agent.runtime.log_redaction import install_redaction
@@ -23,6 +24,8 @@ def _listen(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    if int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: port {int(port)} is outside 0-65535")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -34,7 +37,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--keys-file", type=Path, default=read_environment().hub_keys_file,
                    help="accepted API keys, one per line (default $FRAMESIFT_HUB_KEYS_FILE)")  # fmt: skip
     p.add_argument("--insecure-no-auth", action="store_true", help="accept any API key (testing only)")
-    p.add_argument("--max-upload-mb", type=float, default=25.0, help="request body limit (default 25 MB)")
+    p.add_argument("--max-upload-mb", type=positive_float, default=25.0, help="request body limit (default 25 MB)")
     p.add_argument("--hosted-images", choices=("public", "any", "off"), default="public",
                    help="which hosts an upload with image=<url> may fetch from: public addresses only, any, "
                         "or none")  # fmt: skip

@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.errors import DependencyError
+from agent.errors import ConfigError, ConfigIssue, DependencyError
 from agent.hub.errors import InsufficientStorageError, StorageUnavailableError
+
+POSTGRES_URL_FORM = "postgresql://[user[:password]@]host[:port]/dbname, or libpq's key=value form"
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS images (
@@ -190,6 +192,8 @@ class PostgresEngine:
             return self._psycopg.connect(self._url, connect_timeout=10)
         except self._psycopg.OperationalError:
             raise StorageUnavailableError("the hub's database is unreachable", hint="retry later") from None
+        except self._psycopg.ProgrammingError:  # libpq's reason may quote the URL, password included: not shown
+            raise ConfigError([ConfigIssue("--database", f"not a PostgreSQL URL ({POSTGRES_URL_FORM})")]) from None
 
     def _acquire(self) -> Any:
         with self._lock:

@@ -315,9 +315,10 @@ def open_store(data_dir: Path, database: str | None = None, blobs_dir: Path | No
     writing).
     """
     if database:
+        engine = PostgresEngine(database)  # a bad URL or an unreachable server: refused before a directory is made
         blobs = BlobStore(blobs_dir or data_dir / "blobs")
         blobs.remove_orphaned_temp_files(min_age_s=600)
-        return HubStore(PostgresEngine(database), blobs)
+        return HubStore(engine, blobs)
     blobs = BlobStore(blobs_dir or data_dir / "blobs")
     blobs.remove_orphaned_temp_files(min_age_s=0)
     from agent.hub import migrate_v1  # the first release's layout, upgraded in place

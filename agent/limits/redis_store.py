@@ -15,7 +15,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from agent.errors import LimitBackendError
+from agent.errors import ConfigError, ConfigIssue, LimitBackendError
 from agent.limits.redis_rules_script import CONSUME_WITH_RULES_LUA, rules_plan
 from agent.limits.store import ConsumeResult, Credit, CreditRequest
 from agent.limits.windows import BATCH_COUNTER_TTL_S, WINDOW_TTL_S, WINDOWS, batch_key, usage_key, utc
@@ -60,18 +60,29 @@ return #KEYS
 """
 
 
+REDIS_URL_FORM = "redis://[[user]:password@]host[:port][/db], rediss://… or unix:///path"
+
+
 class RedisLimitStore:
     """Limit counters in Redis, shared by every agent using the same server."""
 
     name = "redis"
 
     def __init__(self, url: str, scope: str = "default", timeout_s: float = 2.0) -> None:
+        """Read ``url``; the connection is made by the first call.
+
+        Raises:
+            ConfigError: ``url`` is not a Redis URL.
+        """
         import redis
 
         self.url = url
         self.scope = scope
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self.client: Any = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        try:
+            self.client: Any = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        except ValueError as exc:  # redis-py's reasons name the part at fault, never the password
+            raise ConfigError([ConfigIssue("redis_url", f"not a Redis URL ({REDIS_URL_FORM}): {exc}")]) from None
         self._consume = self.client.register_script(CONSUME_LUA)
         self._give_back = self.client.register_script(GIVE_BACK_LUA)
         self._consume_rules = self.client.register_script(CONSUME_WITH_RULES_LUA)

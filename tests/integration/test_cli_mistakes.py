@@ -49,6 +49,11 @@ TYPO_CASES = [
      "framesift: error: --json {tmp}/out/report.json: its directory {tmp}/out does not exist"),
     (["bench", "pipeline", "--json", "{tmp}/out/report.json"],  # refused before minutes of measuring
      "framesift: error: --json {tmp}/out/report.json: its directory {tmp}/out does not exist"),
+    (["scan", str(EXAMPLES / "frames"), "--model", "nudenet/1", "--config", str(EXAMPLES / "active_learning.json"),
+      "--redis-url", "notredis"],  # no state dir, no local limit store: refused before either
+     "framesift: error: invalid configuration: redis_url: not a Redis URL"),
+    (["hub", "--data", "{tmp}/hub", "--database", "not-a-url", "--insecure-no-auth"],
+     "framesift: error: invalid configuration: --database: not a PostgreSQL URL"),
 ]  # fmt: skip
 
 
