@@ -33,9 +33,8 @@ def add_parser(sub: Any) -> None:
     bsub = p.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     ip = bsub.add_parser("inference", help="bare onnxruntime vs full pipeline per batch size")
     add_model_arguments(ip)
-    ip.add_argument(
-        "--images", type=Path, nargs="+", required=True, help="JPEG files or folders used as frames (cycled)"
-    )
+    ip.add_argument("--images", type=Path, nargs="+", required=True,
+                    help="image files (JPEG, PNG, ...) or folders, used as frames (cycled)")  # fmt: skip
     ip.add_argument("--batch-sizes", type=_int_list, default=[1, 4, 8, 16], help="comma list of batch sizes")
     ip.add_argument("--frames", type=positive_int, default=128, help="frames per measurement")
     ip.add_argument("--json", type=Path, default=None, help="also write results as JSON here (default: no file)")

@@ -99,7 +99,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
     parser.add_argument(
         "--providers", default="auto", help="auto (TensorRT > CUDA > CPU) or a comma list, e.g. cuda,cpu"
     )
-    parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0 = onnxruntime default)")
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads; 0: onnxruntime chooses")
     parser.add_argument(
         "--trt-cache",
         type=Path,
