@@ -8,7 +8,6 @@ the file and the reason.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -16,9 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.hub.annotation_model import CLASSIFICATION, DETECTION, ImageAnnotation, Keypoint, Shape
-from agent.hub.errors import AnnotationFormatError, UnsupportedError
+from agent.hub.errors import AnnotationFormatError, HubInputError, UnsupportedError
+from agent.hub.json_body import parse_json
 
-_YOLO_LINE = re.compile(r"^\s*-?\d+(\s+-?[0-9.eE+-]+){4,}\s*$")
+_YOLO_LINE = re.compile(r"^\s*\d{1,6}(\s+-?[0-9.eE+-]+){4,}\s*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_CLASS_CHARS = 255
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,14 @@ def parse_annotation(name: str, text: str, image: ImageContext, labelmap: Any = 
         project_classes: the project's class list (index = class id), used by YOLO files
             without a labelmap.
     """
+    try:
+        return _parse(name, text, image, labelmap, project_classes)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:  # a shape no check foresaw
+        raise AnnotationFormatError(f"{name}: malformed annotation ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def _parse(name: str, text: str, image: ImageContext, labelmap: Any,
+           project_classes: list[str] | None) -> ImageAnnotation:  # fmt: skip
     lower = name.lower()
     if lower.endswith((".csv", ".jsonl")):
         raise UnsupportedError(
@@ -52,9 +62,9 @@ def parse_annotation(name: str, text: str, image: ImageContext, labelmap: Any = 
         return _voc(text, image)
     if lower.endswith(".json"):
         try:
-            doc = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise AnnotationFormatError(f"{name}: not valid JSON ({exc})") from None
+            doc = parse_json(text, name)
+        except HubInputError as exc:
+            raise AnnotationFormatError(exc.message) from None
         return _json_document(name, doc, image)
     return _text(name, text, image, labelmap, project_classes)
 
@@ -74,7 +84,52 @@ def _number(value: Any, where: str) -> float:
 def _class_name(value: Any, where: str) -> str:
     if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
         raise AnnotationFormatError(f"{where}: the class must be a non-empty name")
-    return str(value).strip()
+    text = str(value).strip()
+    if len(text) > MAX_CLASS_CHARS or _CONTROL.search(text):
+        raise AnnotationFormatError(f"{where}: a class name has 1-{MAX_CLASS_CHARS} printable characters")
+    return text
+
+
+def _confidence(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    number = _number(value, where)
+    if not 0.0 <= number <= 1.0:
+        raise AnnotationFormatError(f"{where}: {number} is outside [0, 1]")
+    return number
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise AnnotationFormatError(f"{where}: must be a list, got {type(value).__name__}")
+    return value
+
+
+def _looks_yolo(line: str) -> bool:
+    """A line meant as YOLO: a class index, then four or more fields, three of them numbers. One that
+    does not parse is an error, not a classification label named "0 0.5 0.5 0.1 O.1"."""
+    parts = line.split()
+    if len(parts) < 5 or not parts[0].lstrip("-").isdigit():
+        return False
+    numeric = 0
+    for part in parts[1:]:
+        try:
+            float(part)
+            numeric += 1
+        except ValueError:
+            pass
+    return numeric >= 3
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _keypoint_class(keypoint: dict[str, Any], where: str) -> str | None:
+    name = keypoint.get("class") or keypoint.get("class_name")
+    return None if name is None else _class_name(name, f"{where}.class")
 
 
 def _voc(text: str, image: ImageContext) -> ImageAnnotation:
@@ -116,11 +171,12 @@ def _json_document(name: str, doc: Any, image: ImageContext) -> ImageAnnotation:
 
 def _coco(doc: dict[str, Any], image: ImageContext) -> ImageAnnotation:
     categories = {}
-    for i, cat in enumerate(doc.get("categories") or []):
-        if not isinstance(cat, dict) or "id" not in cat:
-            raise AnnotationFormatError(f"COCO categories[{i}]: needs id and name")
+    for i, cat in enumerate(_list(doc.get("categories"), "COCO categories")):
+        if not isinstance(cat, dict) or not _is_id(cat.get("id")):
+            raise AnnotationFormatError(f"COCO categories[{i}]: needs an id (a number or a string) and a name")
         categories[cat["id"]] = _class_name(cat.get("name"), f"COCO categories[{i}].name")
-    images = [im for im in doc.get("images") or [] if isinstance(im, dict)]
+    images = [im for im in _list(doc.get("images"), "COCO images") if isinstance(im, dict)]
+    listed = {im.get("id") for im in images if _is_id(im.get("id"))}
     image_id = None
     if len(images) == 1:
         image_id = images[0].get("id")
@@ -137,19 +193,25 @@ def _coco(doc: dict[str, Any], image: ImageContext) -> ImageAnnotation:
         where = f"COCO annotations[{i}]"
         if not isinstance(ann, dict):
             raise AnnotationFormatError(f"{where}: must be an object")
+        if images and ann.get("image_id") not in listed:
+            raise AnnotationFormatError(f"{where}.image_id: {str(ann.get('image_id'))[:40]!r} is not in images")
         if images and image_id is not None and ann.get("image_id") != image_id:
             continue
         if ann.get("id") == 999999999 and ann.get("area") == 1:
             continue  # the SDK's placeholder for an image without annotations
-        if ann.get("category_id") not in categories:
+        if not _is_id(ann.get("category_id")) or ann.get("category_id") not in categories:
             raise AnnotationFormatError(f"{where}.category_id: {ann.get('category_id')!r} is not in categories")
         bbox = ann.get("bbox")
         if not isinstance(bbox, list) or len(bbox) != 4:
             raise AnnotationFormatError(f"{where}.bbox: expected [x, y, width, height]")
         x, y, w, h = (_number(v, f"{where}.bbox[{j}]") for j, v in enumerate(bbox))
+        if w < 0 or h < 0:
+            raise AnnotationFormatError(f"{where}.bbox: width and height must not be negative")
         polygon: tuple[tuple[float, float], ...] = ()
         segmentation = ann.get("segmentation")
-        if isinstance(segmentation, list) and segmentation and isinstance(segmentation[0], list):
+        if isinstance(segmentation, list) and segmentation:  # a dict is RLE (crowd regions): no polygon
+            if not isinstance(segmentation[0], list) or len(segmentation[0]) % 2:
+                raise AnnotationFormatError(f"{where}.segmentation: expected [[x1, y1, x2, y2, ...]]")
             flat = [_number(v, f"{where}.segmentation") for v in segmentation[0]]
             polygon = tuple(zip(flat[0::2], flat[1::2], strict=False))
         raw_keypoints = ann.get("keypoints")
@@ -164,7 +226,7 @@ def _coco(doc: dict[str, Any], image: ImageContext) -> ImageAnnotation:
 def _createml(doc: list[Any], image: ImageContext) -> ImageAnnotation:
     entry = next((d for d in doc if d.get("image") == image.name), doc[0])
     shapes = []
-    for i, ann in enumerate(entry.get("annotations") or []):
+    for i, ann in enumerate(_list(entry.get("annotations"), "CreateML [0].annotations")):
         where = f"CreateML [0].annotations[{i}]"
         coords = ann.get("coordinates") if isinstance(ann, dict) else None
         if not isinstance(coords, dict):
@@ -177,40 +239,44 @@ def _createml(doc: list[Any], image: ImageContext) -> ImageAnnotation:
 def _inference(doc: dict[str, Any]) -> ImageAnnotation:
     predictions = doc["predictions"]
     if isinstance(predictions, dict):  # multi-label classification
-        labels = doc.get("predicted_classes") or list(predictions)
+        labels = _list(doc.get("predicted_classes"), "predicted_classes") or list(predictions)
         return ImageAnnotation(CLASSIFICATION, labels=tuple(_class_name(x, "predicted_classes") for x in labels),
                                source_format="inference")  # fmt: skip
     if not isinstance(predictions, list):
         raise AnnotationFormatError("inference JSON predictions: must be a list or an object")
+    for i, p in enumerate(predictions):
+        if not isinstance(p, dict):
+            raise AnnotationFormatError(f"inference predictions[{i}]: must be an object")
     if "top" in doc or (predictions and all("width" not in p for p in predictions if isinstance(p, dict))):
         top = doc.get("top") or (predictions[0].get("class") if predictions else None)
         return ImageAnnotation(CLASSIFICATION, labels=(_class_name(top, "top"),), source_format="inference")
     shapes = []
     for i, p in enumerate(predictions):
         where = f"inference predictions[{i}]"
-        if not isinstance(p, dict):
-            raise AnnotationFormatError(f"{where}: must be an object")
         x, y, w, h = (_number(p.get(k), f"{where}.{k}") for k in ("x", "y", "width", "height"))
-        points = p.get("points") or []
+        points = _list(p.get("points"), f"{where}.points")
         polygon = tuple((_number(q.get("x"), f"{where}.points"), _number(q.get("y"), f"{where}.points"))
                         for q in points if isinstance(q, dict))  # fmt: skip
-        kps = tuple(Keypoint(_number(k.get("x"), f"{where}.keypoints"), _number(k.get("y"), f"{where}.keypoints"),
-                             k.get("class") or k.get("class_name"), k.get("confidence"))
-                    for k in p.get("keypoints") or [] if isinstance(k, dict))  # fmt: skip
-        confidence = p.get("confidence")
+        kw = f"{where}.keypoints"
+        kps = tuple(Keypoint(_number(k.get("x"), kw), _number(k.get("y"), kw), _keypoint_class(k, kw),
+                             _confidence(k.get("confidence"), f"{kw}.confidence"))
+                    for k in _list(p.get("keypoints"), kw) if isinstance(k, dict))  # fmt: skip
         shapes.append(Shape(_class_name(p.get("class"), f"{where}.class"), (x - w / 2, y - h / 2, w, h), polygon, kps,
-                            None if confidence is None else _number(confidence, f"{where}.confidence")))  # fmt: skip
+                            _confidence(p.get("confidence"), f"{where}.confidence")))  # fmt: skip
     return ImageAnnotation(DETECTION, tuple(shapes), source_format="inference")
 
 
 def _labelmap_names(labelmap: Any, project_classes: list[str] | None) -> dict[int, str]:
     if isinstance(labelmap, dict):
         try:
-            return {int(k): str(v) for k, v in labelmap.items()}
+            indices = {int(k): v for k, v in labelmap.items() if str(k).isascii() and len(str(k)) <= 6}
         except ValueError:
             raise AnnotationFormatError("labelmap: keys must be class indices ('0', '1', ...)") from None
+        if len(indices) != len(labelmap):
+            raise AnnotationFormatError("labelmap: keys must be class indices ('0', '1', ...)")
+        return {i: _class_name(v, f"labelmap[{i!r}]") for i, v in indices.items()}
     if isinstance(labelmap, list):
-        return {i: str(v) for i, v in enumerate(labelmap)}
+        return {i: _class_name(v, f"labelmap[{i}]") for i, v in enumerate(labelmap)}
     return dict(enumerate(project_classes or []))
 
 
@@ -221,6 +287,9 @@ def _text(name: str, text: str, image: ImageContext, labelmap: Any,
         return _yolo(lines, image, _labelmap_names(labelmap, project_classes))
     if text.strip() == "" and labelmap is not None:
         return ImageAnnotation(DETECTION, source_format="yolo")
+    for n, line in enumerate(lines, 1):
+        if _looks_yolo(line) and not _YOLO_LINE.match(line):
+            raise AnnotationFormatError(f"{name}: YOLO line {n} is not 'class cx cy w h' in numbers: {line[:60]!r}")
     stripped = text.strip()
     if not stripped or "\n" in stripped:
         raise AnnotationFormatError(f"{name}: neither YOLO lines ('class cx cy w h') nor one classification label")

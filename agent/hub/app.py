@@ -80,6 +80,11 @@ class BodySizeLimit:
         except PayloadTooLargeError:
             if not started:
                 await self._too_large(scope, receive, send)
+        except Exception:
+            if not started:
+                raise
+            # answered already: Starlette re-raises after its 500 handler so that the server can log it, and
+            # uvicorn would print the traceback and drop the keep-alive connection; the handler logged it
 
     def _error(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(f"request body larger than {self.max_bytes} bytes",
@@ -130,7 +135,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        logger.error("unexpected %s on %s %s (debug logging shows where)", type(exc).__name__, request.method,
+                     request.url.path)  # fmt: skip
+        logger.debug("unexpected %s", type(exc).__name__, exc_info=exc)
         return error(500, "internal error in the hub; nothing was stored", "InternalError")
 
 
@@ -142,7 +149,7 @@ def create_app(ctx: HubContext) -> Any:
     _install_error_handlers(app)
     tracked = install_web(app, ctx)  # before the API routes: the pages under /-/ match first
 
-    @app.get("/healthz")
+    @app.api_route("/healthz", methods=["GET", "HEAD"])  # load balancers often check with HEAD
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

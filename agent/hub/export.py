@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ def parse_split_ratios(text: str) -> tuple[float, float, float]:
         values = [float(p) for p in parts]
     except ValueError:
         raise HubInputError(f"split {text[:40]!r} must be three numbers train,valid,test (e.g. 70,20,10)") from None
-    if len(values) != 3 or min(values) < 0 or sum(values) <= 0 or any(v != v for v in values):
+    if len(values) != 3 or min(values) < 0 or sum(values) <= 0 or not all(math.isfinite(v) for v in values):
         raise HubInputError(f"split {text[:40]!r} must be three non-negative numbers train,valid,test, not all 0")
     total = sum(values)
     return values[0] / total, values[1] / total, values[2] / total

@@ -16,7 +16,7 @@ MAX_TEXT_CHARS = 255
 
 def check_slug(kind: str, value: str) -> str:
     """A workspace or project slug: 1-100 letters, digits, ``. _ -``, not starting with a dot, no ``..``."""
-    if not _SLUG.match(value) or ".." in value:
+    if not _SLUG.fullmatch(value) or ".." in value:  # fullmatch: "$" alone also matches before a final newline
         raise HubInputError(f"invalid {kind} {value[:120]!r}: use 1-100 letters, digits, '.', '_' or '-', "
                             "starting with a letter or digit")  # fmt: skip
     return value
@@ -25,6 +25,6 @@ def check_slug(kind: str, value: str) -> str:
 def check_text(kind: str, value: str) -> str:
     """A batch name, tag, job name or image name: 1-255 characters, no control characters."""
     stripped = value.strip()
-    if not stripped or len(stripped) > MAX_TEXT_CHARS or _CONTROL.search(stripped):
+    if not stripped or len(stripped) > MAX_TEXT_CHARS or _CONTROL.search(stripped):  # search: anywhere
         raise HubInputError(f"invalid {kind} {value[:120]!r}: use 1-{MAX_TEXT_CHARS} printable characters")
     return stripped

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -13,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from agent.hub.annotation_parse import ImageContext, parse_annotation
 from agent.hub.context import AUTHORIZED, HubContext
 from agent.hub.errors import HubInputError, NotFoundError
+from agent.hub.json_body import parse_json
 from agent.hub.names import check_slug, check_text
 from agent.hub.store import NewImage
-from agent.hub.upload_body import SPLITS, image_format_and_size, parse_metadata, read_upload
+from agent.hub.upload_body import SPLITS, check_metadata, image_format_and_size, parse_metadata, read_upload
 
 router = APIRouter()
 DEFAULT_BATCH = "Pip Package Upload"
@@ -29,7 +29,7 @@ def _flag(value: str | None) -> bool:
 def _int_param(name: str, value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:  # "²".isdigit() is True
         raise HubInputError(f"query parameter {name!r} must be a non-negative integer, got {value[:40]!r}")
     return int(value)
 
@@ -53,11 +53,15 @@ async def upload(request: Request, project: str, ctx: HubContext = AUTHORIZED,
     fmt, width, height = await run_in_threadpool(image_format_and_size, body.data, name)
     image = NewImage(project=project, batch=batch, name=name, data=body.data, format=fmt, width=width, height=height,
                      split=split, tags=tags, metadata=metadata, sequence_number=seq_number, sequence_size=seq_size,
-                     inference_id=q.get("inference_id"))  # fmt: skip
+                     inference_id=_inference_id(q.get("inference_id")))  # fmt: skip
     image_id, duplicate = await run_in_threadpool(ctx.store.store_image, image)
     if duplicate:
         return JSONResponse({"duplicate": True, "id": image_id})
     return JSONResponse({"success": True, "id": image_id})
+
+
+def _inference_id(value: str | None) -> str | None:
+    return check_text("inference_id", value) if value else None
 
 
 async def _annotation_body(request: Request) -> tuple[str, Any]:
@@ -67,10 +71,8 @@ async def _annotation_body(request: Request) -> tuple[str, Any]:
     except UnicodeDecodeError:
         raise HubInputError("the annotation is not UTF-8 text") from None
     if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            envelope = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
-            raise HubInputError('JSON body must be {"annotationFile": "...", "labelmap": {...}}') from None
+        shape = '{"annotationFile": "...", "labelmap": {...}}'
+        envelope = parse_json(text, "the JSON body", hint=f"send {shape}")
         if not isinstance(envelope, dict) or not isinstance(envelope.get("annotationFile"), str):
             raise HubInputError('JSON body must be {"annotationFile": "...", "labelmap": {...}}')
         return envelope["annotationFile"], envelope.get("labelmap")
@@ -99,7 +101,9 @@ async def annotate(request: Request, project: str, image_id: str,
 
 
 def _str_list(doc: dict[str, Any], key: str) -> list[str]:
-    value = doc.get(key) or []
+    value = doc.get(key)
+    if value is None:
+        return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise HubInputError(f"'{key}' must be a list of strings")
     return value
@@ -109,13 +113,12 @@ def _str_list(doc: dict[str, Any], key: str) -> list[str]:
 async def update_metadata(request: Request, workspace: str, image_id: str,
                           ctx: HubContext = AUTHORIZED) -> JSONResponse:  # fmt: skip
     """``{metadata?, removeMetadata?, addTags?, removeTags?}`` on one image."""
-    try:
-        doc = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise HubInputError("body must be JSON {metadata?, removeMetadata?, addTags?, removeTags?}") from None
+    check_slug("workspace", workspace)
+    shape = "{metadata?, removeMetadata?, addTags?, removeTags?}"
+    doc = parse_json(await request.body(), "the body", hint=f"send {shape}")
     if not isinstance(doc, dict):
-        raise HubInputError("body must be a JSON object")
-    metadata = parse_metadata(json.dumps(doc.get("metadata") or {}), "body") or {}
+        raise HubInputError(f"the body must be a JSON object {shape}")
+    metadata = check_metadata(doc["metadata"], "body 'metadata'") if doc.get("metadata") is not None else {}
     add_tags = [check_text("tag", t) for t in _str_list(doc, "addTags")]
     await run_in_threadpool(ctx.store.update_metadata, image_id, metadata, _str_list(doc, "removeMetadata"),
                             add_tags, _str_list(doc, "removeTags"))  # fmt: skip

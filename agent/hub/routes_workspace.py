@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,6 +12,7 @@ from agent.hub.config_body import parse_config_body
 from agent.hub.context import AUTHORIZED, HubContext
 from agent.hub.documents import image_document, project_document, workspace_document
 from agent.hub.errors import HubInputError, NotFoundError
+from agent.hub.json_body import parse_json
 from agent.hub.names import check_slug
 
 router = APIRouter()
@@ -40,10 +40,8 @@ def get_workspace(workspace: str, ctx: HubContext = AUTHORIZED) -> dict[str, Any
 @router.post("/{workspace}/projects")
 async def create_project(request: Request, workspace: str, ctx: HubContext = AUTHORIZED) -> dict[str, Any]:
     """``ws.create_project(name, type, license, annotation)``: answers the project document."""
-    try:
-        doc = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise HubInputError("body must be JSON {name, type, annotation, license}") from None
+    check_slug("workspace", workspace)
+    doc = parse_json(await request.body(), "the body", hint="send {name, type, annotation, license}")
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
         raise HubInputError("body must be JSON {name, type, annotation, license}")
     project_type = doc.get("type") or "object-detection"
@@ -71,6 +69,8 @@ def get_project(workspace: str, project: str, ctx: HubContext = AUTHORIZED) -> d
 def get_image(request: Request, workspace: str, project: str, image_id: str,
               ctx: HubContext = AUTHORIZED) -> dict[str, Any]:  # fmt: skip
     """``project.image(id)``: the image's details, including split, tags, metadata and batch."""
+    check_slug("workspace", workspace)
+    check_slug("project", project)
     image = ctx.store.get(image_id)
     if image is None or image.project != project:
         raise NotFoundError(f"image {image_id[:40]!r} not found in project {project!r}")
@@ -110,6 +110,8 @@ def jobs(project: str, ctx: HubContext = AUTHORIZED) -> dict[str, Any]:
 @router.get("/{workspace}/{project}/active_learning")
 def get_config(request: Request, workspace: str, project: str, ctx: HubContext = AUTHORIZED) -> Response:
     """The config (``{"enabled": false}`` when none), with an ETag; 304 on ``If-None-Match``."""
+    check_slug("workspace", workspace)
+    check_slug("project", project)
     found = ctx.store.get_config(ctx.workspace, project)  # any workspace slug names this hub's one
     config, etag = found if found else ({"enabled": False}, '"default"')
     if request.headers.get("if-none-match") == etag:

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import binascii
 import ipaddress
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,8 @@ from starlette.requests import Request
 
 from agent.errors import ImageError
 from agent.hub.errors import FetchError, FetchUnavailableError, HubError, HubInputError, InvalidImageError
+from agent.hub.json_body import parse_json
+from agent.hub.names import MAX_TEXT_CHARS
 from agent.images.decode import decode_image, sniff_format
 
 SPLITS = ("train", "valid", "test")
@@ -41,15 +42,20 @@ def parse_metadata(text: str | None, where: str) -> dict[str, Any] | None:
     """``metadata`` must be a JSON object of string/number/boolean values."""
     if text is None or text == "":
         return None
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise HubInputError(f"{where} 'metadata' is not valid JSON", hint='send {"key": "value", ...}') from None
+    value = parse_json(text, f"{where} 'metadata'", hint='send {"key": "value", ...}')
+    return check_metadata(value, f"{where} 'metadata'")
+
+
+def check_metadata(value: Any, where: str) -> dict[str, Any]:
+    """A metadata object: keys of 1-255 characters, values strings, finite numbers or booleans."""
     if not isinstance(value, dict):
-        raise HubInputError(f"{where} 'metadata' must be a JSON object", hint='send {"key": "value", ...}')
-    bad = [k for k, v in value.items() if not isinstance(v, (str, int, float, bool)) or v != v]
+        raise HubInputError(f"{where} must be a JSON object", hint='send {"key": "value", ...}')
+    long_keys = [k[:40] for k in value if not 0 < len(k) <= MAX_TEXT_CHARS]
+    if long_keys:
+        raise HubInputError(f"{where} keys must have 1-{MAX_TEXT_CHARS} characters (bad: {long_keys[:3]})")
+    bad = [k[:40] for k, v in value.items() if not isinstance(v, (str, int, float, bool))]
     if bad:
-        raise HubInputError(f"{where} 'metadata' values must be strings, numbers or booleans (bad keys: {bad[:5]})")
+        raise HubInputError(f"{where} values must be strings, numbers or booleans (bad keys: {bad[:5]})")
     return value
 
 
@@ -100,7 +106,7 @@ async def _refuse_private_hosts(request: httpx.Request) -> None:
     host = request.url.host
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, request.url.port or 443)
-    except OSError:
+    except (OSError, UnicodeError):  # UnicodeError: a label over 63 characters fails IDNA encoding
         raise FetchError(f"Could not fetch image URL: cannot resolve {host[:100]!r}") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
@@ -140,6 +146,8 @@ async def fetch_hosted_image(url: str, max_bytes: int, hosted_images: str = "pub
                     raise FetchError(f"Could not fetch image URL: the image is larger than {max_bytes} bytes")
                 chunks.append(chunk)
             return b"".join(chunks)
+    except httpx.InvalidURL:  # not echoed: a signed URL carries its signature
+        raise FetchError("Could not fetch image URL: the URL is malformed (host, port or characters)") from None
     except httpx.HTTPError as exc:
         raise FetchUnavailableError(f"Could not fetch image URL: {type(exc).__name__}", retryable=True) from None
 

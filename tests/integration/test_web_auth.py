@@ -191,12 +191,16 @@ def test_reviewer_reviews_and_the_last_write_wins_with_its_author(hub):
     ({"state": "approved", "shapes": [{"box": [0, 0, 1, 1]}]}, "with a class name"),
     ({"state": "approved", "shapes": [{"class": "a", "box": ["x", 0, 1, 1]}]}, "finite number"),
     ([1, 2], "JSON object"),
+    ({"state": "approved", "shapes": [{"class": "a", "box": [0, 0, 1, 1], "confidence": 7}]}, "outside [0, 1]"),
+    ('{"state":"approved","shapes":[{"class":"a","box":[1,1,' + "1" * 5000 + ',1]}]}', "too many digits"),
+    ('{"state": NaN}', "NaN is not JSON"),
 ])  # fmt: skip
 def test_a_bad_review_body_gets_a_specific_400(hub, body, message):
     client, csrf = signed_in(hub, REVIEWER, REVIEWER_PW)
     batch = httpx.get(f"{hub.url}/framesift/yard/batches", params={"api_key": API_KEY}).json()["batches"][0]["id"]
     image = re.search(r"/-/images/([0-9a-f]+)/file", client.get(f"/-/projects/yard/review/{batch}").text).group(1)
-    answer = client.post(f"/-/api/images/{image}/review", json=body, headers={"X-CSRF-Token": csrf})
+    sent = {"content": body} if isinstance(body, str) else {"json": body}  # a str: raw text, not JSON-encoded
+    answer = client.post(f"/-/api/images/{image}/review", headers={"X-CSRF-Token": csrf}, **sent)
     assert answer.status_code == 400 and message in answer.json()["error"]["message"]
 
 
@@ -296,3 +300,28 @@ def test_password_guessing_is_throttled_per_name(hub):
     assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
     assert int(locked.headers["retry-after"]) > 0
     signed_in(hub, ADMIN, ADMIN_PW)  # another name signs in from the same address
+
+
+ADMIN_MISTAKES = [  # (what, request given the signed-in client and its CSRF token, status, what the answer says)
+    ("export of an unknown review state", lambda c, t: c.get("/-/projects/yard/export.zip", params={"state": "bogus"}),
+     400, "unknown review state"),
+    ("export split with infinity", lambda c, t: c.get("/-/projects/yard/export.zip", params={"split": "inf,1,1"}),
+     400, "three non-negative numbers"),
+    ("export in a format the page does not offer",
+     lambda c, t: c.get("/-/projects/yard/export.zip", params={"format": "classification"}), 400, "use coco or yolo"),
+    ("assignments of a superscript count",
+     lambda c, t: c.post("/-/projects/yard/assignments", data={"csrf_token": t, "count": "\u00b2", "batch": "b1",
+                                                                 "reviewers": REVIEWER}), 400, "whole number"),
+    ("a page that does not exist", lambda c, t: c.get("/-/nope"), 404, "no such page"),
+    ("advanced config with a second object spliced in",
+     lambda c, t: c.post("/-/projects/yard/config/json",
+                         data={"csrf_token": t, "config_json": '{"enabled": true}, "config": {"enabled": false}'}),
+     400, "Extra data"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "request_", "status", "says"), ADMIN_MISTAKES, ids=[c[0] for c in ADMIN_MISTAKES])
+def test_an_admins_mistake_is_a_clear_4xx(hub, what, request_, status, says):
+    client, csrf = signed_in(hub, ADMIN, ADMIN_PW)
+    answer = request_(client, csrf)
+    assert answer.status_code == status and says in answer.text, answer.text[:500]

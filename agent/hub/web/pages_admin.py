@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from agent.hub.errors import HubInputError
-from agent.hub.export import FORMATS, ExportFilter, export_dataset, parse_split_ratios
+from agent.hub.export import DECISIONS, ExportFilter, export_dataset, parse_split_ratios
 from agent.hub.names import check_text
 from agent.hub.web.accounts_store import Session
 from agent.hub.web.auth import admin_session, current_session, form_fields
@@ -122,7 +122,7 @@ async def create_assignments(request: Request, project: str) -> Response:
     app = web_app(request)
     reviewers = [r for r in fields.get("reviewers", "").split(",") if r]
     count = fields.get("count", "").strip()
-    if not count.isdigit():
+    if not (count.isascii() and count.isdigit()) or len(count) > 6:  # "²".isdigit() is True
         raise HubInputError(f"images per reviewer must be a whole number, got {count[:20]!r}")
 
     def make() -> None:
@@ -163,7 +163,10 @@ async def export_page(request: Request, project: str) -> Response:
     session = await current_session(request)
     app = web_app(request)
     await run_in_threadpool(_project_or_404, app, project)
-    return app.render("export.html", session, project=project, formats=("coco", "yolo"))
+    return app.render("export.html", session, project=project, formats=WEB_FORMATS)
+
+
+WEB_FORMATS = ("coco", "yolo")  # what the export page offers; the CLI also writes classification folders
 
 
 @router.get("/projects/{project}/export.zip", response_model=None)
@@ -172,10 +175,12 @@ async def export_zip(request: Request, project: str) -> Response:
     await current_session(request)
     app = web_app(request)
     fmt = request.query_params.get("format", "coco")
-    if fmt not in FORMATS:
+    if fmt not in WEB_FORMATS:
         raise HubInputError(f"unknown format {fmt[:20]!r}: use coco or yolo")
     ratios = parse_split_ratios(request.query_params.get("split", "70,20,10"))
     state = request.query_params.get("state", "approved")
+    if state and state not in DECISIONS:
+        raise HubInputError(f"unknown review state {state[:20]!r}: use one of {', '.join(DECISIONS)}")
 
     def build() -> bytes:
         _project_or_404(app, project)

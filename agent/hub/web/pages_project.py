@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from agent.config.config_json import parse_config_json
 from agent.errors import ConfigError
 from agent.hub.annotation_model import ImageAnnotation
 from agent.hub.config_body import parse_config_body
@@ -124,7 +125,8 @@ async def save_config_json(request: Request, project: str) -> Response:
     await run_in_threadpool(_project_or_404, app, project)
     text = fields.get("config_json", "")
     try:
-        config = parse_config_body(b'{"config": ' + text.encode() + b"}")
+        # parsed alone first: spliced into an envelope, '{...}, "config": {...}' would pass as a second key
+        config = parse_config_body(json.dumps({"config": parse_config_json(text.encode())}).encode())
     except ConfigError as exc:
         issues = [f"{i.path}: {i.message}" for i in exc.issues]
         return await run_in_threadpool(lambda: _config_page(app, session, project, advanced_text=text,

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.hub.annotation_model import CLASSIFICATION, DETECTION, ImageAnnotation, Shape
 from agent.hub.errors import HubInputError, NotFoundError
+from agent.hub.json_body import parse_json
 from agent.hub.names import check_text
 from agent.hub.web.auth import check_csrf_header, current_session
 from agent.hub.web.pages_project import _project_or_404, image_shapes
@@ -132,6 +133,8 @@ def parse_review(body: Any, width: int, height: int, kind: str) -> tuple[str, Im
             raise HubInputError(f"{where}.polygon must be a list of [x, y] points")
         confidence = item.get("confidence")
         score = None if confidence is None else _number(confidence, f"{where}.confidence")
+        if score is not None and not 0.0 <= score <= 1.0:
+            raise HubInputError(f"{where}.confidence: {score} is outside [0, 1]")
         points = tuple((_number(p[0], where), _number(p[1], where)) for p in polygon)
         shapes.append(Shape(check_text(f"{where}.class", item["class"]), (x, y, w, h), points, confidence=score))
     labels = body.get("labels") or []
@@ -149,10 +152,7 @@ async def save_review(request: Request, image_id: str) -> Response:
     check_csrf_header(request, session)
     app = web_app(request)
     raw = await request.body()
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise HubInputError("body must be JSON") from None
+    body = parse_json(raw, "the review body")
 
     def save() -> dict[str, Any]:
         image = app.hub.store.get(image_id[:64])

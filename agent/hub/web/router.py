@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from agent.hub.context import HubContext
-from agent.hub.errors import HubError
+from agent.hub.errors import HubError, NotFoundError
 from agent.hub.web import auth, pages_admin, pages_project, pages_review
 from agent.hub.web.auth import ForbiddenError, SignInRequiredError, sign_in_redirect
 from agent.hub.web.fleet import AgentTracker
@@ -33,6 +33,11 @@ def install_web(app: FastAPI, ctx: HubContext) -> Any:
     for module in (auth, pages_project, pages_review, pages_admin):
         app.include_router(module.router)
     app.mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
+                   include_in_schema=False)  # fmt: skip
+    def _no_such_page(rest: str) -> None:  # else /-/nope fell through to /{workspace}/{project}: a 401
+        raise NotFoundError(f"no such page: {PREFIX}/{rest[:100]}")
 
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> Response:
