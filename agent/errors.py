@@ -19,6 +19,8 @@ Every error the agent raises on purpose derives from :class:`FramesiftError`.
     ├── AgentUnavailableError      (retryable) no model loaded, or the agent is stopping
     ├── DiskFullError              (retryable) a write found the disk full (ENOSPC, SQLITE_FULL)
     ├── LimitBackendError          (retryable) the shared limit store is unreachable
+    ├── CorruptStateError          a local database (limits, spool) is not a readable SQLite file
+    ├── SourceFailedError          a source cannot go on (a missing video file)
     ├── SpoolError
     │   └── SpoolFullError         the spool is at its cap and the policy rejects
     └── UploadError
@@ -135,6 +137,14 @@ class LimitBackendError(FramesiftError):
     """The limit store (Redis) could not be reached."""
 
     retryable = True
+
+
+class SourceFailedError(FramesiftError):
+    """A source cannot go on, for the reason its message states (a missing video file, say)."""
+
+
+class CorruptStateError(FramesiftError):
+    """A local database is unreadable (not SQLite, or damaged); the message says which and what to do."""
 
 
 class SpoolError(FramesiftError):

@@ -10,7 +10,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli.common import add_model_arguments, model_section_from, non_negative_float, positive_float, positive_int
+from agent.cli.common import (
+    add_model_arguments,
+    model_section_from,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    seed_int,
+)
 from agent.errors import PathArgumentError
 from agent.frames.files import iter_image_files
 from agent.inference.loading import load_model
@@ -87,7 +94,7 @@ def add_parser(sub: Any) -> None:
     lp = bsub.add_parser("selection", help="a simulated day: first-come vs paced vs class quota vs uncertainty")
     lp.add_argument("--daily-cap", type=positive_int, default=100, help="daily limit of every compared strategy")
     lp.add_argument("--frame-interval-s", type=positive_float, default=30.0, help="seconds between simulated frames")
-    lp.add_argument("--seed", type=int, default=0, help="seed of the simulated day and the probability gates")
+    lp.add_argument("--seed", type=seed_int, default=0, help="seed of the simulated day and the probability gates")
     lp.set_defaults(run=run_selection)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -11,6 +13,7 @@ from pydantic import ValidationError
 
 from agent.config.agent_settings import ModelSection, default_state_dir
 from agent.config.environment import read_environment
+from agent.config.secret_files import read_secret_text
 from agent.control.client import ControlClient
 from agent.errors import ConfigError, ConfigIssue
 
@@ -54,9 +57,43 @@ def positive_int(text: str) -> int:
 
 def _number(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if math.isinf(value) or abs(value) > 1e9:  # inf or 1e300 s: a timer no clock can hold
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (at most 1e9)")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, 0 <= n < 2**64 (what numpy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0 to 2**64 - 1")
+    return value
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: an integer in [low, high]."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text) if low >= 1 else _integer(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}-{high}")
+        return value
+
+    parse.__name__ = f"integer {low}-{high}"
+    return parse
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
 
 
 def positive_float(text: str) -> float:
@@ -148,7 +185,7 @@ def add_control_target_arguments(p: argparse.ArgumentParser) -> None:
 
 def control_client_from(args: argparse.Namespace) -> ControlClient:
     """A client for the agent named by the control target arguments."""
-    token = args.token_file.read_text().strip() if args.token_file else read_environment().control_token
+    token = read_secret_text(args.token_file, "--token-file") if args.token_file else read_environment().control_token
     return ControlClient(args.target or default_control_target(), ca_file=args.ca, token=token)
 
 

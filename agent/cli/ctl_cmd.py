@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import add_control_target_arguments, control_client_from, report_rpc_error
+from agent.config.config_json import parse_config_json
+from agent.errors import ConfigError
 
 
 def add_parser(sub: Any) -> None:
@@ -101,10 +103,13 @@ def run_ctl(args: argparse.Namespace) -> int:
         elif action == "get-config":
             print(json.dumps(client.get_config(), indent=2))
         elif action == "set-config":
-            try:
-                doc = None if args.file == "-" else json.loads(Path(args.file).read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                print(f"framesift: error: cannot read {args.file}: {exc}", file=sys.stderr)
+            try:  # parse_config_json: also refuses deep nesting, NaN and 65-bit integers, with JSON paths
+                doc = None if args.file == "-" else parse_config_json(Path(args.file).read_bytes(), source=args.file)
+            except OSError as exc:
+                print(f"framesift: error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+                return 2
+            except ConfigError as exc:
+                print(f"framesift: error: cannot read {exc}", file=sys.stderr)
                 return 2
             print(client.set_config(doc).origin)
         elif action == "models":

@@ -48,7 +48,9 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run_server)
     hsub = p.add_subparsers(dest="hub_command", metavar="SUBCOMMAND")
     ep = hsub.add_parser("export", help="write a project (or one batch) as a COCO or YOLO dataset")
-    ep.add_argument("dest", type=Path, help="directory to write the dataset into")
+    ep.add_argument("dest", type=Path, help="directory to write the dataset into (new or empty)")
+    ep.add_argument("--force", action="store_true", help="write into a directory that is not empty (files of the "
+                    "same names are replaced, others kept)")  # fmt: skip
     ep.add_argument("--data", type=Path, default=Path("hub-data"), help="the hub's data directory")
     ep.add_argument("--project", required=True, help="project to export")
     _add_storage_arguments(ep)
@@ -211,8 +213,16 @@ def run_export(args: argparse.Namespace) -> int:
     except HubInputError as exc:
         print(f"framesift: error: --split-ratios: {exc.message}", file=sys.stderr)
         return 1
+    if args.dest.exists() and (not args.dest.is_dir() or any(args.dest.iterdir())) and not args.force:
+        what = "is a file" if not args.dest.is_dir() else "is not empty (--force writes into it anyway)"
+        print(f"framesift: error: {args.dest} {what}", file=sys.stderr)
+        return 1
     storage = open_store(args.data, args.database, args.blobs)
     try:
+        if storage.project_summary(args.project) is None:
+            known = ", ".join(storage.project_names()[:20]) or "none yet"
+            print(f"framesift: error: no project {args.project!r} in this hub (projects: {known})", file=sys.stderr)
+            return 1
         report = export_dataset(storage, args.project, args.format, args.dest,
                                 ExportFilter(args.batch, args.split, args.tag, args.review, args.state),
                                 split_ratios=ratios)  # fmt: skip

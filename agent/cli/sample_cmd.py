@@ -14,6 +14,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
+from agent.cli.common import non_negative_float, seed_int
 from agent.config.al_config import ActiveLearningConfig, load_al_config
 from agent.limits.local_store import LocalLimitStore
 from agent.predictions.batch import TaskType
@@ -31,10 +32,10 @@ def add_parser(sub: Any) -> None:
                    help="JSON lines as `framesift predict` writes them")  # fmt: skip
     p.add_argument("--task", choices=[t.value for t in TaskType], default=None,
                    help="task type (default: guessed from each prediction)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the probability gates (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the probability gates (default 0)")
     p.add_argument("--no-limits", action="store_true", help="ignore strategy limits and batch caps")
     p.add_argument("--model-id", default="", help="model id used for the model tag")
-    p.add_argument("--frame-interval-s", type=float, default=0.0,
+    p.add_argument("--frame-interval-s", type=non_negative_float, default=0.0,
                    help="replay the frames this many seconds apart from now (paced limits, drift); "
                         "0: all at the same instant")  # fmt: skip
     p.add_argument("--output", "-o", type=Path, default=None, help="per-frame decisions (JSONL; default: stdout)")
@@ -44,17 +45,19 @@ def add_parser(sub: Any) -> None:
 def _chunks(path: Path, stats: dict[str, int], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
     """Consecutive predictions of the same kind (stub / not stub), at most CHUNK at a time."""
     chunk: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8", errors="replace") as fh:  # a non-UTF-8 line is then skipped as not JSON
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
                 doc = json.loads(line)
-            except json.JSONDecodeError as exc:
-                print(f"{path}:{lineno}: skipped, not JSON: {exc.msg}", file=sys.stderr)
+            except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply or a number too long"
+                print(f"{path}:{lineno}: skipped, not JSON: {reason}", file=sys.stderr)
                 stats["skipped"] += 1
                 continue
             if not isinstance(doc, dict) or "error" in doc:
+                print(f"{path}:{lineno}: skipped, not a prediction object", file=sys.stderr)
                 stats["skipped"] += 1
                 continue
             doc.setdefault("path", f"{path.name}:{lineno}")
@@ -66,6 +69,23 @@ def _chunks(path: Path, stats: dict[str, int], size: int = CHUNK) -> Iterator[li
         yield chunk
 
 
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError)
+
+
+def _readable_docs(chunk: list[dict[str, Any]], task: TaskType | None, stats: dict[str, int]) -> list[dict[str, Any]]:
+    """The documents of ``chunk`` that convert on their own; each other one is reported and counted."""
+    kept = []
+    for doc in chunk:
+        try:
+            batch_from_roboflow([doc], task=task)
+        except _MALFORMED as exc:
+            print(f"{doc['path']}: skipped, malformed prediction: {str(exc)[:200]}", file=sys.stderr)
+            stats["skipped"] += 1
+            continue
+        kept.append(doc)
+    return kept
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate the config on every prediction; per-frame lines and a summary table."""
     console = Console(stderr=True)
@@ -74,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     task = TaskType(args.task) if args.task else None
     with tempfile.TemporaryDirectory(prefix="framesift-sample-") as tmp:
         store = LocalLimitStore(Path(tmp))
-        start, interval_s = utc_now(), max(args.frame_interval_s, 0.0)
+        start, interval_s = utc_now(), args.frame_interval_s
 
         def replay_clock() -> datetime:
             return start + timedelta(seconds=stats["frames"] * interval_s)
@@ -86,10 +106,11 @@ def run(args: argparse.Namespace) -> int:
             for chunk in _chunks(args.predictions, stats, 1 if interval_s > 0 else CHUNK):
                 try:
                     batch = batch_from_roboflow(chunk, task=task)
-                except ValueError as exc:
-                    console.print(f"[red]skipped {len(chunk)} predictions:[/red] {exc}")
-                    stats["skipped"] += len(chunk)
-                    continue
+                except _MALFORMED:  # a field of the wrong type: find the line(s), evaluate the rest
+                    chunk = _readable_docs(chunk, task, stats)
+                    if not chunk:
+                        continue
+                    batch = batch_from_roboflow(chunk, task=task)
                 decision = selector.select(batch)
                 chosen = {s.frame: s for s in decision.selections}
                 for i, doc in enumerate(chunk):

@@ -15,7 +15,14 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from agent.cli.common import add_model_arguments, model_section_from, positive_int
+from agent.cli.common import (
+    add_model_arguments,
+    int_between,
+    model_section_from,
+    non_negative_float,
+    positive_int,
+    seed_int,
+)
 from agent.cli.sample_cmd import print_selection_table
 from agent.config.agent_settings import (
     ActiveLearningSection,
@@ -43,7 +50,7 @@ def add_parser(sub: Any) -> None:
     add_model_arguments(p)
     p.add_argument("--config", type=Path, required=True, help="active-learning config (JSON)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="frames per inference batch")
-    p.add_argument("--seed", type=int, default=None, help="seed the probability gates (default: random)")
+    p.add_argument("--seed", type=seed_int, default=None, help="seed the probability gates (default: random)")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="limit counters, spool and scan progress (default $FRAMESIFT_STATE_DIR, "
                         "else ~/.local/state/framesift)")  # fmt: skip
@@ -61,8 +68,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--api-key-file", type=Path, default=None, help="file holding the API key (default: $FRAMESIFT_API_KEY)"
     )
-    p.add_argument("--concurrency", type=positive_int, default=2, help="parallel uploads")
-    p.add_argument("--drain-timeout", type=float, default=120.0,
+    p.add_argument("--concurrency", type=int_between(1, 32), default=2, help="parallel uploads")
+    p.add_argument("--drain-timeout", type=non_negative_float, default=120.0,
                    help="seconds to wait at the end for uploads; the rest stays spooled")  # fmt: skip
     p.add_argument("--rescan", action="store_true",
                    help="evaluate every file again, even those a scan with the same config, model, "

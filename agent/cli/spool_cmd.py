@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from agent.cli.common import positive_int
 from agent.errors import SpoolError
 from agent.spool.disk_spool import DiskSpool
 
@@ -31,7 +32,7 @@ def add_parser(sub: Any) -> None:
     ssub.add_parser("stats", help="counts, bytes, drops").set_defaults(run=run_stats)
     lp = ssub.add_parser("list", help="records, oldest first")
     lp.add_argument("--dead", action="store_true", help="only dead letters")
-    lp.add_argument("--limit", type=int, default=50, help="at most this many records")
+    lp.add_argument("--limit", type=positive_int, default=50, help="at most this many records")
     lp.set_defaults(run=run_list)
     rp = ssub.add_parser("retry", help="move dead letters back to the queue")
     rp.add_argument("seq", nargs="*", type=int, help="only these records (default: all dead)")

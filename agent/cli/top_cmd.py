@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from agent.cli.common import add_control_target_arguments, control_client_from, report_rpc_error
+from agent.cli.common import add_control_target_arguments, control_client_from, positive_float, report_rpc_error
 from agent.control.client import ControlClient
 from agent.control.v1 import control_pb2 as pb
 from agent.runtime.threads import join_or_warn
@@ -35,7 +35,7 @@ def add_parser(sub: Any) -> None:
     """Register ``top``."""
     p = sub.add_parser("top", help="live view of a running agent (refreshes every second; Ctrl-C exits)")
     add_control_target_arguments(p)
-    p.add_argument("--interval-s", type=float, default=1.0, help="seconds between refreshes")
+    p.add_argument("--interval-s", type=positive_float, default=1.0, help="seconds between refreshes")
     p.add_argument("--once", action="store_true", help="print one screen (rates over one interval) and exit")
     p.set_defaults(run=run)
 

@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from agent.config.agent_settings import ControlSection
+from agent.config.secret_files import read_secret_text
 from agent.control.facade import AgentControl
 from agent.control.servicer import ControlServicer
 from agent.control.v1 import control_pb2, control_pb2_grpc
@@ -89,7 +90,7 @@ def build_server(
         if missing:
             raise ConfigError(missing)
         assert settings.token_file is not None
-        token = settings.token_file.read_text().strip()
+        token = read_secret_text(settings.token_file, "$.control.token_file")
         register_secret(token)  # never in a log line
         interceptors.append(BearerTokenInterceptor(token))
     server = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="grpc"), options=options,

@@ -11,20 +11,30 @@ from pathlib import Path
 
 from agent.config.agent_settings import AgentSettings
 from agent.config.al_config import load_al_config
+from agent.config.secret_files import read_secret_text
 from agent.errors import ConfigError, ConfigIssue, ModelNotFoundError
 from agent.inference.registry import ModelRegistry, default_models_dir
 
 
-def _readable(path: Path | None, where: str, issues: list[ConfigIssue], *, non_empty: bool = False) -> None:
+def _readable(path: Path | None, where: str, issues: list[ConfigIssue]) -> None:
     if path is None:
         return
     try:
-        data = path.read_bytes()
+        path.read_bytes()
     except OSError as exc:
         issues.append(ConfigIssue(where, f"cannot read {path}: {exc.strerror or exc}"))
         return
-    if non_empty and not data.strip():
-        issues.append(ConfigIssue(where, f"{path} is empty"))
+
+
+def _tls_pair(cert: Path, key: Path, issues: list[ConfigIssue]) -> None:
+    """The certificate and key must be PEM and belong together (else gRPC fails to bind, with no reason)."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except ssl.SSLError:  # OpenSSL's own reason ("PEM lib") says no more than this
+        issues.append(ConfigIssue("$.control.tls_cert", f"{cert} and {key} are not a PEM certificate and its "
+                                  "matching private key"))  # fmt: skip
 
 
 def _listen_address(value: str, where: str, issues: list[ConfigIssue]) -> None:
@@ -45,11 +55,24 @@ def preflight(settings: AgentSettings, *, source: str | None = None) -> None:
     issues += control.tcp_issues(listen)
     if not listen.startswith("unix:"):
         _listen_address(listen.removeprefix("tcp:"), "$.control.listen", issues)
+    unreadable = len(issues)
     _readable(control.tls_cert, "$.control.tls_cert", issues)
     _readable(control.tls_key, "$.control.tls_key", issues)
-    _readable(control.token_file, "$.control.token_file", issues, non_empty=True)
+    if len(issues) == unreadable and control.tls_cert is not None and control.tls_key is not None:
+        _tls_pair(control.tls_cert, control.tls_key, issues)
+    if control.token_file is not None:
+        try:
+            read_secret_text(control.token_file, "$.control.token_file")
+        except ConfigError as exc:
+            issues.extend(exc.issues)
     if settings.metrics.listen:
         _listen_address(settings.metrics.listen, "$.metrics.listen", issues)
+    for index, section in enumerate(settings.sources):  # a stream may come back later; a file or folder will not
+        path = Path(section.path)
+        if section.type == "video" and not path.is_file():
+            issues.append(ConfigIssue(f"$.sources[{index}].path", f"{path}: no such video file"))
+        elif section.type == "folder" and path.exists() and not path.is_dir():
+            issues.append(ConfigIssue(f"$.sources[{index}].path", f"{path} is a file, not a folder"))
     try:
         ModelRegistry(settings.agent.models_dir or default_models_dir()).resolve(settings.model.id)
     except ModelNotFoundError as exc:

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent.config.secret_files import read_secret_text
 from agent.errors import ConfigError
 from agent.hub import routes_dataset, routes_workspace
 from agent.hub.context import HubContext, hub_context
@@ -100,7 +101,7 @@ def load_keys(path: Path | None) -> set[str]:
     if path is None:
         return set()
     keys = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_secret_text(path, "--keys-file", allow_empty=True).splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             keys.add(line.split()[0])

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,7 +40,9 @@ class ModelManifest(BaseModel):
     class_names_metadata_key: str | None = Field(
         None, description="ONNX metadata key holding newline-separated class names"
     )
-    input_size: tuple[int, int] | None = Field(None, description="[height, width]")
+    input_size: tuple[Annotated[int, Field(ge=1, le=8192)], Annotated[int, Field(ge=1, le=8192)]] | None = Field(
+        None, description="[height, width], each 1-8192 pixels"
+    )
     resize: Resize | None = None
     channel_order: Literal["rgb", "bgr"] | None = None
     scale: float | None = Field(None, gt=0, description="pixel multiplier, e.g. 1/255")

@@ -10,6 +10,7 @@ are checked and consumed in the same transaction.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import diskcache
 
-from agent.errors import DiskFullError
+from agent.errors import CorruptStateError, DiskFullError
 from agent.limits.rules import StrategyRules, pick_pool, refill
 from agent.limits.store import ConsumeResult, Credit, CreditRequest
 from agent.limits.windows import (
@@ -59,7 +60,15 @@ class LocalLimitStore:
     def _open(self) -> diskcache.Cache:
         self._next_open_mono = time.monotonic() + self.reopen_interval_s
         with disk_full_as_error(f"limit store {self.directory}", self.directory):
-            self._cache = diskcache.Cache(str(self.directory), timeout=30, eviction_policy="none")
+            try:
+                self._cache = diskcache.Cache(str(self.directory), timeout=30, eviction_policy="none")
+            except sqlite3.OperationalError:
+                raise  # a full disk or a lock: disk_full_as_error decides
+            except sqlite3.DatabaseError as exc:
+                raise CorruptStateError(
+                    f"limit store {self.directory} is unreadable ({exc}); move it aside: "
+                    "the counters start again from zero"
+                ) from None
         return self._cache
 
     @property

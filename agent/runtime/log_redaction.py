@@ -8,7 +8,8 @@ Two layers, both installed by :func:`install_redaction`:
 * a formatter wrapper on the root handlers that masks the final line, traceback
   included (exception text is formatted after filters run).
 
-Masked: ``api_key=…`` in any URL, ``Bearer …`` tokens, and every secret registered
+Masked: ``api_key=…`` in any URL, the password of ``scheme://user:password@host``, ``Bearer …``
+tokens, and every secret registered
 with :func:`register_secret` (the API key once it is loaded, the hub's keys, the
 control token).
 """
@@ -23,6 +24,8 @@ from collections.abc import Iterable
 MASK = "***"
 _QUERY_KEY = re.compile(r"(api_key=)[^&\s\"'<>]*", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^/@\s]*(@)")
+"""``scheme://user:password@host``: the password (destination, PostgreSQL and Redis URLs)."""
 _LOGGERS = ("httpx", "httpcore", "uvicorn", "uvicorn.access", "uvicorn.error", "agent", "framesift")
 
 _lock = threading.Lock()
@@ -43,6 +46,7 @@ def redact(text: str) -> str:
     """``text`` with query-string keys, bearer tokens and registered secrets masked."""
     text = _QUERY_KEY.sub(r"\1" + MASK, text)
     text = _BEARER.sub(r"\1" + MASK, text)
+    text = _URL_PASSWORD.sub(r"\1" + MASK + r"\2", text)
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MASK)

@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from agent.errors import FramesiftError
 from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
 from agent.runtime.thread_priority import ThreadPriority, lower_current_thread
@@ -53,7 +54,10 @@ class SourceThread:
             self.run_loop()
             if self.status.state == "running":
                 self.status.state = "finished"
-        except Exception as exc:  # a source must never take the agent down
+        except (FramesiftError, OSError) as exc:  # expected: one line says what and why
+            logger.error("source %s stopped: %s", self.id, exc)
+            self.status.state, self.status.last_error = "error", str(exc)
+        except Exception as exc:  # a source must never take the agent down; a bug keeps its traceback
             logger.exception("source %s failed", self.id)
             self.status.state, self.status.last_error = "error", str(exc)
 

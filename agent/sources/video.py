@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import cv2
 
+from agent.errors import SourceFailedError
 from agent.frames.frame import Frame
 from agent.pipeline.batcher import DynamicBatcher
 from agent.sources.base import SourceThread
@@ -46,7 +48,8 @@ class VideoSource(SourceThread):
             if not cap.isOpened():
                 cap.release()
                 if not self.is_stream:
-                    raise RuntimeError(f"cannot open video file {self.uri}")
+                    why = "no such file" if not Path(self.uri).exists() else "OpenCV cannot decode it"
+                    raise SourceFailedError(f"cannot open video file {self.uri}: {why}")
                 failures += 1
                 self._wait_reconnect(failures, "cannot open stream")
                 continue

@@ -99,6 +99,11 @@ class DiskStorage:
             logger.warning("spool %s: disk full at start; released %d bytes of reserve", directory,
                            BALLAST_BYTES)  # fmt: skip
             self.cache = _open_cache(directory)
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed": kept, never deleted here
+            raise SpoolError(
+                f"spool {directory}: its database {directory / 'queue'} is unreadable ({exc}); move "
+                "that directory aside to start an empty spool"
+            ) from None
         if keep_ballast:
             reserve_ballast(directory)
 

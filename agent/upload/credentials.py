@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agent.config.environment import read_environment
+from agent.config.secret_files import read_secret_text
 from agent.errors import ConfigError, ConfigIssue
 from agent.runtime.log_redaction import register_secret
 
@@ -23,13 +24,7 @@ def load_api_key(
             never its content).
     """
     if key_file is not None:
-        try:
-            key = key_file.read_text(encoding="utf-8").strip().splitlines()[0].strip()
-        except (OSError, IndexError, UnicodeDecodeError) as exc:
-            raise ConfigError([ConfigIssue("api_key_file", f"cannot read a key from {key_file}: "
-                                            f"{type(exc).__name__}")]) from None  # fmt: skip
-        if not key:
-            raise ConfigError([ConfigIssue("api_key_file", f"{key_file} is empty")])
+        key = read_secret_text(key_file, "api_key_file").splitlines()[0].strip()
         register_secret(key)
         return key
     key = read_environment(environ).api_key

@@ -167,8 +167,10 @@ def test_ctl_set_config_with_a_bad_file(daemon, certs, tmp_path, framesift_cmd, 
 
     bad = tmp_path / "al.json"
     bad.write_text("{not json")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)  # json.loads would raise RecursionError
     token = certs / "token"
-    for path in (str(bad), str(tmp_path / "missing.json")):
+    for path in (str(bad), str(tmp_path / "missing.json"), str(deep)):
         proc = subprocess.run([*framesift_cmd, "ctl", "--target", daemon.tcp, "--ca", str(certs / "cert.pem"),
                                "--token-file", str(token), "set-config", path],
                               capture_output=True, text=True, env=cli_env, timeout=60)  # fmt: skip

@@ -68,6 +68,14 @@ def test_scan_uploads_resumes_and_exports(tmp_path, data_dir, hub, framesift_cmd
     assert proc.returncode == 0, proc.stderr
     coco = json.loads((export / "annotations.coco.json").read_text())
     assert len(coco["images"]) == 4 and len(coco["annotations"]) >= 2
+    for args, says in (
+        ([str(export), "--project", "site"], f"{export} is not empty (--force writes into it anyway)"),
+        ([str(tmp_path / "other"), "--project", "sight"], "no project 'sight' in this hub"),
+    ):
+        again = subprocess.run([*framesift_cmd, "hub", "export", "--data", str(hub.data_dir), *args],
+                               capture_output=True, text=True, env=cli_env, timeout=60)  # fmt: skip
+        assert again.returncode == 1 and says in again.stderr, again.stderr  # an earlier export is never overwritten
+    assert json.loads((export / "annotations.coco.json").read_text()) == coco and not (tmp_path / "other").exists()
     assert coco["categories"][0]["name"] == "FACE_FEMALE"
     yolo = tmp_path / "yolo"
     subprocess.run([*framesift_cmd, "hub", "export", str(yolo), "--data", str(hub.data_dir),

@@ -29,6 +29,12 @@ def test_defaults_and_example(tmp_path):
         ("[model]\ncpu_mem_arena = 'sometimes'\n", "$.model.cpu_mem_arena"),
         ("[destination]\njpeg_passthrough = 3\n", "$.destination.jpeg_passthrough"),
         ("not toml [", "$"),
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "$"),  # tomllib's RecursionError
+        ("[destination]\nsync_interval_s = inf\n", "$.destination.sync_interval_s"),  # a timer that never fires
+        ("[model]\nmax_delay_ms = nan\n", "$.model.max_delay_ms"),
+        ("[active_learning]\nseed = -1\n", "$.active_learning.seed"),  # numpy takes 0 <= seed < 2**64
+        ("[control]\nmax_message_mb = 3000\n", "$.control.max_message_mb"),  # gRPC's int32 of bytes
+        ("[model]\nthreads = 100000\n", "$.model.threads"),
     ],
 )
 def test_invalid_settings_name_the_field(tmp_path, text, path):
