@@ -7,6 +7,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from agent.config.environment import read_environment
 from agent.config.secret_files import read_secret_text
 from agent.control.client import ControlClient
 from agent.errors import ConfigError, ConfigIssue
+from agent.runtime.log_redaction import redact
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -63,6 +65,14 @@ def _number(text: str) -> float:
     if math.isinf(value) or abs(value) > 1e9:  # inf or 1e300 s: a timer no clock can hold
         raise argparse.ArgumentTypeError(f"{text!r} is out of range (at most 1e9)")
     return value
+
+
+def http_url(text: str) -> str:
+    """argparse type: an http(s) URL with a host (its password masked in the error)."""
+    parsed = urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(f"{redact(text)!r} is not an http:// or https:// URL with a host")
+    return text
 
 
 def seed_int(text: str) -> int:

@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli.common import add_control_target_arguments, control_client_from, report_rpc_error
+from agent.cli.common import add_control_target_arguments, control_client_from, positive_float, report_rpc_error
 from agent.config.config_json import parse_config_json
 from agent.errors import ConfigError
 
@@ -38,7 +38,7 @@ def add_parser(sub: Any) -> None:
     p = csub.add_parser("load-model", help="hot-swap the model")
     p.add_argument("model_id", help="project/version or an .onnx path on the agent's machine")
     p = csub.add_parser("flush", help="retry dead letters and wait for the spool to drain")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the spool to drain")
+    p.add_argument("--timeout", type=positive_float, default=30.0, help="seconds to wait for the spool to drain")
     p = csub.add_parser("purge", help="delete dead letters (--all: every frame not in flight)")
     p.add_argument("--all", action="store_true", help="also frames not yet delivered")
     p = csub.add_parser("infer", help="predict one image file")

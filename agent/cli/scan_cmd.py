@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agent.cli.common import (
     add_model_arguments,
+    http_url,
     int_between,
     model_section_from,
     non_negative_float,
@@ -59,7 +60,7 @@ def add_parser(sub: Any) -> None:
                         "else local limits)")  # fmt: skip
     p.add_argument("--output", "-o", type=Path, default=Path("selected.jsonl"),
                    help="selected frames, one JSON line each; a resumed scan appends")  # fmt: skip
-    p.add_argument("--dest", default=None,
+    p.add_argument("--dest", type=http_url, default=None,
                    help="upload to this Roboflow-compatible base URL, https://api.roboflow.com or a hub "
                         "(default: none, select only)")  # fmt: skip
     p.add_argument(

@@ -61,6 +61,17 @@ def _tag(value: str) -> str:
 Tag = Annotated[str, AfterValidator(_tag)]
 
 
+def _printable(value: str) -> str:
+    if not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must have a visible character and no control characters (a tab, an escape sequence)")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_printable)]
+"""A strategy's name: printed in tables and logs, so no control characters (a terminal would run them)."""
+ClassName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_printable)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
@@ -73,7 +84,7 @@ class LimitConfig(_Strict):
 
 
 class _StrategyBase(_Strict):
-    name: str = Field(min_length=1, max_length=128)
+    name: Name
     tags: list[Tag] = Field(default_factory=list)
     limits: list[LimitConfig] = Field(default_factory=list)
     framesift: StrategyExtensions | None = Field(None, description="framesift extensions (Roboflow ignores)")
@@ -108,7 +119,7 @@ class CloseToThresholdStrategy(_StrategyBase):
     threshold: Probability
     epsilon: float = Field(gt=0.0, le=1.0)
     probability: Probability
-    selected_class_names: list[str] | None = None
+    selected_class_names: list[ClassName] | None = None
     only_top_classes: bool = True
     minimum_objects_close_to_threshold: int = Field(1, ge=1)
 
@@ -117,7 +128,7 @@ class ClassesBasedStrategy(_StrategyBase):
     """Classification: select frames whose top (or predicted) class is in the list."""
 
     type: Literal["classes_based"]
-    selected_class_names: list[str] = Field(min_length=1)
+    selected_class_names: list[ClassName] = Field(min_length=1)
     probability: Probability
 
 
@@ -128,7 +139,7 @@ class DetectionsNumberBasedStrategy(_StrategyBase):
     probability: Probability
     more_than: int | None = Field(None, ge=0)
     less_than: int | None = Field(None, ge=1)
-    selected_class_names: list[str] | None = None
+    selected_class_names: list[ClassName] | None = None
 
     @model_validator(mode="after")
     def _range(self) -> DetectionsNumberBasedStrategy:
@@ -171,7 +182,7 @@ class DetectionUncertaintyStrategy(_StrategyBase):
     aggregate: Literal["max", "mean", "count_above"] = "max"
     threshold: Probability
     minimum_boxes: int = Field(1, ge=1, description="count_above only")
-    selected_class_names: list[str] | None = None
+    selected_class_names: list[ClassName] | None = None
     probability: Probability = 1.0
 
     @model_validator(mode="after")

@@ -130,7 +130,7 @@ def _check_pixels(source: str, height: int, width: int, max_pixels: int) -> None
         raise ImageTooLargeError(
             source,
             f"image is {width}x{height} = {height * width} pixels, above the limit of "
-            f"{max_pixels} (raise max_pixels if this is intended)",
+            f"{max_pixels} (raise the pixel limit, e.g. --max-pixels, if this is intended)",
         )
 
 

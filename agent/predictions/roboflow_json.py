@@ -14,6 +14,7 @@ them ignore them.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -222,7 +223,10 @@ def _detections_from(
                 conf = float(det["confidence"])
                 name = str(det["class"])
             except (KeyError, TypeError, ValueError) as exc:
-                raise ValueError(f"prediction {frame}: malformed detection {det!r}") from exc
+                raise ValueError(f"prediction {frame}: malformed detection {str(det)[:200]}") from exc
+            if not (math.isfinite(x + y) and 0 <= w < math.inf and 0 <= h < math.inf and 0 <= conf <= 1):
+                raise ValueError(f"prediction {frame}: a box needs finite x, y, width/height >= 0 and a "
+                                 f"confidence in [0, 1]: {str(det)[:200]}")  # fmt: skip
             cid = table.id_for(name, det.get("class_id"))
             rows.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2, conf, cid, frame))
             det_ids.append(str(det.get("detection_id") or uuid.uuid4()))

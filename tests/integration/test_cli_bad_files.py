@@ -88,6 +88,9 @@ def test_sample_skips_lines_it_cannot_read_and_says_which(tmp_path, framesift_cm
     odd = {**good, "path": "odd", "predictions": [{**good["predictions"][0], "points": "x"}]}
     lines = [json.dumps(good).encode(), b"\xff\xfe not utf-8", b"[" * 100_000, json.dumps(odd).encode(),
              b'{"predicted_classes": 5, "predictions": {"a": {"confidence": 0.5}}}', b"[1, 2]"]  # fmt: skip
+    for path, field, value in (("nan", "confidence", "NaN"), ("neg", "width", -4)):
+        bad = {**good, "path": path, "predictions": [{**good["predictions"][0], field: value}]}
+        lines.append(json.dumps(bad).encode())
     preds = tmp_path / "preds.jsonl"
     preds.write_bytes(b"\n".join(lines) + b"\n")
     proc = _run(framesift_cmd, cli_env, "sample", "--config", str(EXAMPLES / "active_learning.json"),
@@ -97,4 +100,5 @@ def test_sample_skips_lines_it_cannot_read_and_says_which(tmp_path, framesift_cm
     assert f"{preds}:6: skipped, not a prediction object" in proc.stderr
     assert "odd: skipped, malformed prediction" in proc.stderr  # points: "x"
     assert "preds.jsonl:5: skipped, malformed prediction" in proc.stderr  # predicted_classes: 5
+    assert "nan: skipped, malformed prediction" in proc.stderr and "neg: skipped, malformed prediction" in proc.stderr
     assert json.loads(proc.stdout.splitlines()[0])["path"] == "preds.jsonl:1"  # the good line was evaluated

@@ -19,7 +19,11 @@ CASES = [
     (["scan", "x", "--drain-timeout", "-5"], "argument --drain-timeout: -5.0 must be >= 0"),
     (["spool", "list", "--limit", "-1"], "argument --limit: -1 must be >= 1"),
     (["top", "--interval-s", "inf"], "argument --interval-s: 'inf' is out of range (at most 1e9)"),
-]
+    (["ctl", "flush", "--timeout", "nan"], "argument --timeout: nan must be > 0"),
+    (["scan", "x", "--dest", "ftp://u:S3cret@host/"], "argument --dest: 'ftp://u:***@host/' is not an http:// or "
+     "https:// URL with a host"),
+    (["scan", "x", "--dest", "notaurl"], "argument --dest: 'notaurl' is not an http:// or https:// URL with a host"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(c[0]) for c in CASES])

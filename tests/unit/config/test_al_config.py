@@ -93,6 +93,10 @@ INVALID = [
     (("sampling_strategies", 0, "limits", 0, "type"), "weekly", "$.sampling_strategies[0].limits[0].type"),
     (("sampling_strategies", 0, "limits", 0, "value"), 0, "$.sampling_strategies[0].limits[0].value"),
     (("sampling_strategies", 0, "unknown"), 1, "$.sampling_strategies[0].unknown"),
+    (("sampling_strategies", 0, "name"), "\u001b]0;PWNED\u0007", "$.sampling_strategies[0].name"),  # a terminal runs it
+    (("sampling_strategies", 0, "name"), "   ", "$.sampling_strategies[0].name"),
+    (("sampling_strategies", 1, "selected_class_names"), [""], "$.sampling_strategies[1].selected_class_names[0]"),
+    (("sampling_strategies", 2, "selected_class_names"), ["a\tb"], "$.sampling_strategies[2].selected_class_names[0]"),
     (("sampling_strategies", 1, "probability"), -0.1, "$.sampling_strategies[1].probability"),
     (("sampling_strategies", 1, "epsilon"), 0, "$.sampling_strategies[1].epsilon"),
     (("sampling_strategies", 1, "name"), "r", "$.sampling_strategies[1].name"),
