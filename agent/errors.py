@@ -19,7 +19,7 @@ Every error the agent raises on purpose derives from :class:`FramesiftError`.
     ├── AgentUnavailableError      (retryable) no model loaded, or the agent is stopping
     ├── DiskFullError              (retryable) a write found the disk full (ENOSPC, SQLITE_FULL)
     ├── LimitBackendError          (retryable) the shared limit store is unreachable
-    ├── CorruptStateError          a local database (limits, spool) is not a readable SQLite file
+    ├── CorruptStateError          the local limit store is not a readable SQLite file (the spool: SpoolError)
     ├── SourceFailedError          a source cannot go on (a missing video file)
     ├── SpoolError
     │   └── SpoolFullError         the spool is at its cap and the policy rejects

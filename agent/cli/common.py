@@ -69,8 +69,13 @@ def _number(text: str) -> float:
 
 def http_url(text: str) -> str:
     """argparse type: an http(s) URL with a host (its password masked in the error)."""
-    parsed = urlsplit(text)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    try:
+        parsed = urlsplit(text)
+        usable = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+        _ = parsed.port  # raises for a port that is not a number or above 65535
+    except ValueError:  # an unclosed [IPv6 bracket: argparse would print the raw value, password included
+        usable = False
+    if not usable:
         raise argparse.ArgumentTypeError(f"{redact(text)!r} is not an http:// or https:// URL with a host")
     return text
 

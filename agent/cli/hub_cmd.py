@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 def _listen(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not (port.isascii() and port.isdigit()):  # "²".isdigit() is True
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
     if int(port) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r}: port {int(port)} is outside 0-65535")

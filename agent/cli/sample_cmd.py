@@ -17,7 +17,7 @@ from rich.table import Table
 from agent.cli.common import non_negative_float, seed_int
 from agent.config.al_config import ActiveLearningConfig, load_al_config
 from agent.limits.local_store import LocalLimitStore
-from agent.predictions.batch import TaskType
+from agent.predictions.batch import PredictionBatch, TaskType
 from agent.predictions.roboflow_json import batch_from_roboflow
 from agent.sampling.selector import ActiveLearningSelector, utc_now
 
@@ -104,13 +104,19 @@ def run(args: argparse.Namespace) -> int:
         out: IO[str] = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
         try:
             for chunk in _chunks(args.predictions, stats, 1 if interval_s > 0 else CHUNK):
+                batch: PredictionBatch | None
                 try:
                     batch = batch_from_roboflow(chunk, task=task)
                 except _MALFORMED:  # a field of the wrong type: find the line(s), evaluate the rest
                     chunk = _readable_docs(chunk, task, stats)
-                    if not chunk:
-                        continue
-                    batch = batch_from_roboflow(chunk, task=task)
+                    try:  # lines of different tasks each convert alone but not together
+                        batch = batch_from_roboflow(chunk, task=task) if chunk else None
+                    except _MALFORMED as exc:
+                        console.print(f"[red]skipped {len(chunk)} predictions of mixed tasks:[/red] {exc}")
+                        stats["skipped"] += len(chunk)
+                        batch = None
+                if batch is None:
+                    continue
                 decision = selector.select(batch)
                 chosen = {s.frame: s for s in decision.selections}
                 for i, doc in enumerate(chunk):

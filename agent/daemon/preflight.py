@@ -31,15 +31,16 @@ def _tls_pair(cert: Path, key: Path, issues: list[ConfigIssue]) -> None:
     import ssl
 
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
-    except ssl.SSLError:  # OpenSSL's own reason ("PEM lib") says no more than this
+        # password: an encrypted key must fail here, not make OpenSSL ask for a pass phrase on the terminal
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key, password=lambda: b"")
+    except (ssl.SSLError, OSError):  # OpenSSL's own reason ("PEM lib") says no more than this
         issues.append(ConfigIssue("$.control.tls_cert", f"{cert} and {key} are not a PEM certificate and its "
-                                  "matching private key"))  # fmt: skip
+                                  "matching private key (unencrypted: gRPC cannot ask for a pass phrase)"))  # fmt: skip
 
 
 def _listen_address(value: str, where: str, issues: list[ConfigIssue]) -> None:
     _, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         issues.append(ConfigIssue(where, f"{value!r} is not HOST:PORT"))
 
 
@@ -69,7 +70,8 @@ def preflight(settings: AgentSettings, *, source: str | None = None) -> None:
         _listen_address(settings.metrics.listen, "$.metrics.listen", issues)
     for index, section in enumerate(settings.sources):  # a stream may come back later; a file or folder will not
         path = Path(section.path)
-        if section.type == "video" and not path.is_file():
+        plain_file = "://" not in section.path and "%" not in section.path  # not a stream, an image sequence
+        if section.type == "video" and plain_file and not path.exists():
             issues.append(ConfigIssue(f"$.sources[{index}].path", f"{path}: no such video file"))
         elif section.type == "folder" and path.exists() and not path.is_dir():
             issues.append(ConfigIssue(f"$.sources[{index}].path", f"{path} is a file, not a folder"))

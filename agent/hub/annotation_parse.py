@@ -18,7 +18,7 @@ from agent.hub.annotation_model import CLASSIFICATION, DETECTION, ImageAnnotatio
 from agent.hub.errors import AnnotationFormatError, HubInputError, UnsupportedError
 from agent.hub.json_body import parse_json
 
-_YOLO_LINE = re.compile(r"^\s*\d{1,6}(\s+-?[0-9.eE+-]+){4,}\s*$")
+_YOLO_LINE = re.compile(r"^\s*[0-9]{1,6}(\s+-?[0-9.eE+-]+){4,}\s*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CLASS_CHARS = 255
 
@@ -111,7 +111,7 @@ def _looks_yolo(line: str) -> bool:
     """A line meant as YOLO: a class index, then four or more fields, three of them numbers. One that
     does not parse is an error, not a classification label named "0 0.5 0.5 0.1 O.1"."""
     parts = line.split()
-    if len(parts) < 5 or not parts[0].lstrip("-").isdigit():
+    if len(parts) < 5 or not (parts[0].lstrip("-").isascii() and parts[0].lstrip("-").isdigit()):
         return False
     numeric = 0
     for part in parts[1:]:
@@ -176,7 +176,6 @@ def _coco(doc: dict[str, Any], image: ImageContext) -> ImageAnnotation:
             raise AnnotationFormatError(f"COCO categories[{i}]: needs an id (a number or a string) and a name")
         categories[cat["id"]] = _class_name(cat.get("name"), f"COCO categories[{i}].name")
     images = [im for im in _list(doc.get("images"), "COCO images") if isinstance(im, dict)]
-    listed = {im.get("id") for im in images if _is_id(im.get("id"))}
     image_id = None
     if len(images) == 1:
         image_id = images[0].get("id")
@@ -193,12 +192,10 @@ def _coco(doc: dict[str, Any], image: ImageContext) -> ImageAnnotation:
         where = f"COCO annotations[{i}]"
         if not isinstance(ann, dict):
             raise AnnotationFormatError(f"{where}: must be an object")
-        if images and ann.get("image_id") not in listed:
-            raise AnnotationFormatError(f"{where}.image_id: {str(ann.get('image_id'))[:40]!r} is not in images")
+        if ann.get("id") == 999999999:
+            continue  # the SDK's placeholder for an image without annotations (its image_id is not listed)
         if images and image_id is not None and ann.get("image_id") != image_id:
-            continue
-        if ann.get("id") == 999999999 and ann.get("area") == 1:
-            continue  # the SDK's placeholder for an image without annotations
+            continue  # another image's (the SDK sends one file for a whole folder)
         if not _is_id(ann.get("category_id")) or ann.get("category_id") not in categories:
             raise AnnotationFormatError(f"{where}.category_id: {ann.get('category_id')!r} is not in categories")
         bbox = ann.get("bbox")
@@ -266,6 +263,11 @@ def _inference(doc: dict[str, Any]) -> ImageAnnotation:
     return ImageAnnotation(DETECTION, tuple(shapes), source_format="inference")
 
 
+def _label_text(value: Any) -> str:
+    """A labelmap entry as text: YAML turns ``no``/``yes`` into booleans; a nested value stays invalid."""
+    return str(value) if isinstance(value, (str, int, float, bool)) else ""
+
+
 def _labelmap_names(labelmap: Any, project_classes: list[str] | None) -> dict[int, str]:
     if isinstance(labelmap, dict):
         try:
@@ -274,9 +276,9 @@ def _labelmap_names(labelmap: Any, project_classes: list[str] | None) -> dict[in
             raise AnnotationFormatError("labelmap: keys must be class indices ('0', '1', ...)") from None
         if len(indices) != len(labelmap):
             raise AnnotationFormatError("labelmap: keys must be class indices ('0', '1', ...)")
-        return {i: _class_name(v, f"labelmap[{i!r}]") for i, v in indices.items()}
+        return {i: _label_text(v) for i, v in indices.items()}
     if isinstance(labelmap, list):
-        return {i: _class_name(v, f"labelmap[{i}]") for i, v in enumerate(labelmap)}
+        return {i: _label_text(v) for i, v in enumerate(labelmap)}
     return dict(enumerate(project_classes or []))
 
 
@@ -305,15 +307,16 @@ def _yolo(lines: list[str], image: ImageContext, names: dict[int, str]) -> Image
         if class_id not in names:
             raise AnnotationFormatError(f"YOLO line {n}: class index {class_id} is not in the labelmap",
                                         hint="send labelmap {'0': 'name', ...} with the annotation")  # fmt: skip
+        name = _class_name(names[class_id], f"labelmap[{class_id}]")  # only the indices used are checked
         values = [_number(v, f"YOLO line {n}") for v in parts[1:]]
         if len(values) == 4:
             cx, cy, w, h = values
             box = ((cx - w / 2) * image.width, (cy - h / 2) * image.height, w * image.width, h * image.height)
-            shapes.append(Shape(names[class_id], box))
+            shapes.append(Shape(name, box))
         elif len(values) % 2 == 0:
             xs, ys = [v * image.width for v in values[0::2]], [v * image.height for v in values[1::2]]
             box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
-            shapes.append(Shape(names[class_id], box, tuple(zip(xs, ys, strict=True))))
+            shapes.append(Shape(name, box, tuple(zip(xs, ys, strict=True))))
         else:
             raise AnnotationFormatError(f"YOLO line {n}: expected 'class cx cy w h' or a polygon of x y pairs")
     return ImageAnnotation(DETECTION, tuple(shapes), source_format="yolo")

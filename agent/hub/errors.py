@@ -79,13 +79,6 @@ class AlreadyAnnotatedError(HubError):
     kind = "AlreadyAnnotatedException"
 
 
-class ProjectExistsError(HubError):
-    """A project cannot be created again with another type (409)."""
-
-    status = 409
-    kind = "ProjectExistsException"
-
-
 class PayloadTooLargeError(HubError):
     """The body is over the configured limit (413)."""
 

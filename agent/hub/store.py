@@ -23,7 +23,7 @@ from typing import Any
 
 from agent.hub.annotation_model import ImageAnnotation
 from agent.hub.blobs import BlobStore
-from agent.hub.errors import AlreadyAnnotatedError, NotFoundError, ProjectExistsError
+from agent.hub.errors import AlreadyAnnotatedError, NotFoundError
 from agent.hub.sql_engines import PostgresEngine, SqlEngine, SqliteEngine, equal_filters
 
 _COLUMNS = ("id, project, batch, name, sha256, format, blob, size_bytes, width, height, split, tags, metadata, "
@@ -221,20 +221,9 @@ class HubStore:
     # projects, batches, jobs ----------------------------------------------------------
 
     def create_project(self, project: str, project_type: str) -> None:
-        """Create a project, or set the type of one that has no annotated image yet.
-
-        Raises:
-            ProjectExistsError: the project has annotated images and another type (its annotations
-                were read as that type).
-        """
+        """Create a project, or set the type of an existing one (one created by its first upload is
+        ``object-detection`` until told otherwise; annotations are parsed by their own format, not by it)."""
         with self.engine.transaction() as cur:
-            cur.execute("SELECT type FROM projects WHERE name = ?", (project,))
-            row = cur.fetchone()
-            if row is not None and row[0] != project_type:
-                cur.execute("SELECT COUNT(*) FROM images WHERE project = ? AND annotation_path IS NOT NULL", (project,))
-                if cur.fetchone()[0]:
-                    raise ProjectExistsError(f"project {project!r} exists as {row[0]} with annotated images",
-                                             hint="choose another name, or keep its type")  # fmt: skip
             cur.execute("INSERT INTO projects (name, type, created) VALUES (?, ?, ?) "
                         "ON CONFLICT (name) DO UPDATE SET type = excluded.type",
                         (project, project_type, time.time()))  # fmt: skip

@@ -126,8 +126,8 @@ async def fetch_hosted_image(url: str, max_bytes: int, hosted_images: str = "pub
     if hosted_images == "off":
         raise FetchError("Could not fetch image URL: hosted-image uploads are turned off on this hub "
                          "(upload the bytes instead)")  # fmt: skip
-    if not url.startswith(("http://", "https://")):
-        raise FetchError(f"Could not fetch image URL: {url[:200]!r} is not an http(s) URL")
+    if not url.lower().startswith(("http://", "https://")):  # not echoed: a signed URL carries its signature
+        raise FetchError("Could not fetch image URL: the URL is not http:// or https://")
     hooks = {"request": [_refuse_private_hosts]} if hosted_images == "public" else {}
     try:
         async with (

@@ -81,8 +81,9 @@ class RedisLimitStore:
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         try:
             self.client: Any = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
-        except ValueError as exc:  # redis-py's reasons name the part at fault, never the password
-            raise ConfigError([ConfigIssue("redis_url", f"not a Redis URL ({REDIS_URL_FORM}): {exc}")]) from None
+        except ValueError as exc:  # redis-py's reason may quote part of a password (a '#' ends the netloc)
+            why = "unknown scheme" if "scheme" in str(exc) else "cannot parse it (percent-encode # / ? @ in a password)"
+            raise ConfigError([ConfigIssue("redis_url", f"not a Redis URL ({REDIS_URL_FORM}): {why}")]) from None
         self._consume = self.client.register_script(CONSUME_LUA)
         self._give_back = self.client.register_script(GIVE_BACK_LUA)
         self._consume_rules = self.client.register_script(CONSUME_WITH_RULES_LUA)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 MASK = "***"
 _QUERY_KEY = re.compile(r"(api_key=)[^&\s\"'<>]*", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^/@\s]*(@)")
+_URL_PASSWORD = re.compile(r"((?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/@\s:]*:)[^/\s]*(@)")
 """``scheme://user:password@host``: the password (destination, PostgreSQL and Redis URLs)."""
 _LOGGERS = ("httpx", "httpcore", "uvicorn", "uvicorn.access", "uvicorn.error", "agent", "framesift")
 

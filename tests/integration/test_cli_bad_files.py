@@ -102,3 +102,14 @@ def test_sample_skips_lines_it_cannot_read_and_says_which(tmp_path, framesift_cm
     assert "preds.jsonl:5: skipped, malformed prediction" in proc.stderr  # predicted_classes: 5
     assert "nan: skipped, malformed prediction" in proc.stderr and "neg: skipped, malformed prediction" in proc.stderr
     assert json.loads(proc.stdout.splitlines()[0])["path"] == "preds.jsonl:1"  # the good line was evaluated
+
+
+def test_sample_with_two_tasks_in_one_chunk_skips_them_without_a_traceback(tmp_path, framesift_cmd, cli_env):
+    detection = {"predictions": [{"x": 5, "y": 5, "width": 4, "height": 4, "class": "car", "confidence": 0.4}],
+                 "image": {"width": 64, "height": 64}}  # fmt: skip
+    classification = {"predictions": {"cat": {"confidence": 0.9}}, "predicted_classes": ["cat"]}
+    preds = tmp_path / "mixed.jsonl"
+    preds.write_text(json.dumps(detection) + "\n" + json.dumps(classification) + "\n")
+    proc = _run(framesift_cmd, cli_env, "sample", "--config", str(EXAMPLES / "active_learning.json"),
+                "--predictions", str(preds))  # fmt: skip
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]

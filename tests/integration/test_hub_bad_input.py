@@ -53,7 +53,6 @@ ANNOTATIONS = [  # (?name=, body, content type or None, what the message says)
     ("a.json", _coco([], categories=5), None, "must be a list"),
     ("a.json", _coco([], images=5), None, "must be a list"),
     ("a.json", _coco([{"id": 1, "image_id": 1, "category_id": [1], "bbox": [1, 1, 2, 2]}]), None, "not in categories"),
-    ("a.json", _coco([{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 1, 2, 2]}]), None, "not in images"),
     ("a.json", _coco([{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, -2, 2]}]), None, "negative"),
     ("a.json", _coco([{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "segmentation": [5]}]),
      None, "segmentation"),
@@ -129,14 +128,25 @@ def test_a_malformed_request_is_a_4xx_in_roboflows_shape(hub, image_id, what, re
     assert set(r.json()["error"]) >= {"message", "type"}
 
 
-def test_a_project_with_annotations_keeps_its_type(hub, image_id):
-    r = httpx.post(f"{hub.url}/framesift/projects", params=KEY, json={"name": "p1", "type": "classification"})
-    assert r.status_code == 409 and r.json()["error"]["type"] == "ProjectExistsException"
-    assert httpx.get(f"{hub.url}/framesift/p1", params=KEY).json()["project"]["type"] == "object-detection"
-    fresh = httpx.post(f"{hub.url}/dataset/p2/upload", params=KEY, files={"file": ("c.jpg", jpeg_frame(3))})
-    assert fresh.status_code == 200  # created by its first upload, no annotation yet: its type may still be set
-    r = httpx.post(f"{hub.url}/framesift/projects", params=KEY, json={"name": "p2", "type": "classification"})
-    assert r.status_code == 200 and r.json()["type"] == "classification"
+def test_the_sdks_coco_placeholder_and_other_images_annotations_are_accepted(hub):
+    """roboflow's folder upload sends one COCO file per image: an image without boxes gets a placeholder
+    annotation (id 999999999) of an image the file does not list; a file may also carry other images'."""
+    r = httpx.post(f"{hub.url}/dataset/p3/upload", params=KEY, files={"file": ("e.jpg", jpeg_frame(4), "image/jpeg")})
+    image = r.json()["id"]
+    placeholder = {"id": 999999999, "image_id": 999999999, "category_id": 999999999, "bbox": [0, 0, 1, 1],
+                   "area": 1, "segmentation": [], "iscrowd": 0}  # fmt: skip
+    other = {"id": 2, "image_id": 7, "category_id": 1, "bbox": [1, 1, 2, 2]}
+    for boxes in ([placeholder], [other]):
+        body = _coco(boxes, images=[{"id": 1, "file_name": "e.jpg"}])
+        answer = httpx.post(f"{hub.url}/dataset/p3/annotate/{image}", params={**KEY, "name": "e.json",
+                            "overwrite": "true"}, content=body)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        stored = _annotation_of(hub, "p3", image)
+        assert stored["annotation"]["format"] == "coco" and stored["labels"] == []  # annotated, no box
+
+
+def _annotation_of(hub, project, image_id):
+    return httpx.get(f"{hub.url}/framesift/{project}/images/{image_id}", params=KEY).json()["image"]
 
 
 def test_health_checks_may_use_head(hub):

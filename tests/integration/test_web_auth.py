@@ -191,7 +191,6 @@ def test_reviewer_reviews_and_the_last_write_wins_with_its_author(hub):
     ({"state": "approved", "shapes": [{"box": [0, 0, 1, 1]}]}, "with a class name"),
     ({"state": "approved", "shapes": [{"class": "a", "box": ["x", 0, 1, 1]}]}, "finite number"),
     ([1, 2], "JSON object"),
-    ({"state": "approved", "shapes": [{"class": "a", "box": [0, 0, 1, 1], "confidence": 7}]}, "outside [0, 1]"),
     ('{"state":"approved","shapes":[{"class":"a","box":[1,1,' + "1" * 5000 + ',1]}]}', "too many digits"),
     ('{"state": NaN}', "NaN is not JSON"),
 ])  # fmt: skip

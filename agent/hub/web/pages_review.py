@@ -134,7 +134,7 @@ def parse_review(body: Any, width: int, height: int, kind: str) -> tuple[str, Im
         confidence = item.get("confidence")
         score = None if confidence is None else _number(confidence, f"{where}.confidence")
         if score is not None and not 0.0 <= score <= 1.0:
-            raise HubInputError(f"{where}.confidence: {score} is outside [0, 1]")
+            score = None  # a draft stored before uploads were checked (0-100): the review must still save
         points = tuple((_number(p[0], where), _number(p[1], where)) for p in polygon)
         shapes.append(Shape(check_text(f"{where}.class", item["class"]), (x, y, w, h), points, confidence=score))
     labels = body.get("labels") or []

@@ -23,6 +23,10 @@ CASES = [
     (["scan", "x", "--dest", "ftp://u:S3cret@host/"], "argument --dest: 'ftp://u:***@host/' is not an http:// or "
      "https:// URL with a host"),
     (["scan", "x", "--dest", "notaurl"], "argument --dest: 'notaurl' is not an http:// or https:// URL with a host"),
+    (["scan", "x", "--dest", "https://u:S3cret@[::1/"], "argument --dest: 'https://u:***@[::1/' is not an http:// "
+     "or https:// URL with a host"),
+    (["scan", "x", "--dest", "http://h:99999/"], "argument --dest: 'http://h:99999/' is not an http:// or https:// "
+     "URL with a host"),
 ]  # fmt: skip
 
 

@@ -9,9 +9,10 @@ from agent.limits.factory import open_limit_store
 from agent.limits.redis_store import RedisLimitStore
 
 BAD_URLS = [
-    ("notredis", "must specify one of the following schemes"),
-    ("http://localhost:6379", "must specify one of the following schemes"),
-    ("redis://:s3cret-pw@localhost:notaport", "Port could not be cast to integer"),
+    ("notredis", "unknown scheme"),
+    ("http://localhost:6379", "unknown scheme"),
+    ("redis://:s3cret-pw@localhost:notaport", "cannot parse it"),
+    ("redis://:s3cr#et-pw@localhost:6379/0", "cannot parse it"),  # '#' ends the netloc: redis-py quoted 's3cr'
 ]
 
 
@@ -21,7 +22,7 @@ def test_a_bad_url_is_a_config_error_without_the_password(url, reason):
         RedisLimitStore(url)
     message = str(info.value)
     assert message.startswith("invalid configuration: redis_url: not a Redis URL") and reason in message
-    assert "s3cret" not in message
+    assert "s3cr" not in message
 
 
 def test_a_bad_url_creates_nothing_on_disk(tmp_path):

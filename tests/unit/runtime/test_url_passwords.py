@@ -13,6 +13,8 @@ CASES = [
     ("postgresql://fs:S3cretPass@db:5432/hub", "postgresql://fs:***@db:5432/hub"),
     ("redis://:S3cretPass@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
     ("two: http://a:S3cretPass@x and http://b:S3cretPass@y", "two: http://a:***@x and http://b:***@y"),
+    ("postgresql://user:S3c@ret@db/hub", "postgresql://user:***@db/hub"),  # an '@' inside the password
+    ("see:http://u:S3cretPass@h", "see:http://u:***@h"),
     ("no password: http://user@host/ and http://host:8080/a@b", "no password: http://user@host/ and "
      "http://host:8080/a@b"),
 ]  # fmt: skip
