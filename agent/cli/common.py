@@ -37,21 +37,22 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 
 def unit_interval(text: str) -> float:
     """argparse type: a float in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
+    value = _number(text)
+    if not 0.0 <= value <= 1.0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{value} is outside [0, 1]")
     return value
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def _integer(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be >= 1")
     return value
@@ -82,10 +83,7 @@ def http_url(text: str) -> str:
 
 def seed_int(text: str) -> int:
     """argparse type: a random seed, 0 <= n < 2**64 (what numpy's generators take)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    value = _integer(text)
     if not 0 <= value < 2**64:
         raise argparse.ArgumentTypeError(f"{value} is outside 0 to 2**64 - 1")
     return value
@@ -102,13 +100,6 @@ def int_between(low: int, high: int) -> Callable[[str], int]:
 
     parse.__name__ = f"integer {low}-{high}"
     return parse
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
 
 
 def positive_float(text: str) -> float:

@@ -1,4 +1,4 @@
-"""Numbers no run can use (negative seeds, infinite intervals, counts beyond a bound) are refused by
+"""Numbers no run can use (negative seeds, infinite intervals, counts or ports beyond a bound) are refused by
 argparse with one line naming the option, before anything starts."""
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ CASES = [
     (["scan", "x", "--dest", "notaurl"], "argument --dest: 'notaurl' is not an http:// or https:// URL with a host"),
     (["scan", "x", "--dest", "https://u:S3cret@[::1/"], "argument --dest: 'https://u:***@[::1/' is not an http:// "
      "or https:// URL with a host"),
+    (["hub", "--listen", "127.0.0.1:99999"], "argument --listen: '127.0.0.1:99999': port 99999 is outside 0-65535"),
+    (["hub", "--listen", "127.0.0.1"], "argument --listen: '127.0.0.1' is not HOST:PORT"),
+    (["hub", "--listen", "127.0.0.1:-1"], "argument --listen: '127.0.0.1:-1' is not HOST:PORT"),
+    (["hub", "--listen", "127.0.0.1:\u00b2"], "argument --listen: '127.0.0.1:\u00b2' is not HOST:PORT"),
+    (["hub", "--max-upload-mb", "-1"], "argument --max-upload-mb: -1.0 must be > 0"),
+    (["hub", "--max-upload-mb", "0"], "argument --max-upload-mb: 0.0 must be > 0"),
     (["scan", "x", "--dest", "http://h:99999/"], "argument --dest: 'http://h:99999/' is not an http:// or https:// "
      "URL with a host"),
 ]  # fmt: skip
@@ -45,6 +51,9 @@ SAMPLE = ["sample", "--config", "c.json", "--predictions", "p.jsonl"]
     ([*SAMPLE, "--seed", str(2**64 - 1)], "seed", 2**64 - 1),
     (["scan", "x", "--config", "c.json", "--model", "m", "--concurrency", "32"], "concurrency", 32),
     ([*SAMPLE, "--frame-interval-s", "0"], "frame_interval_s", 0.0),
+    (["hub", "--listen", "127.0.0.1:65535"], "listen", ("127.0.0.1", 65535)),
+    (["hub", "--listen", "[::1]:0"], "listen", ("::1", 0)),
+    (["hub", "--listen", ":9200"], "listen", ("127.0.0.1", 9200)),
 ])  # fmt: skip
 def test_the_edges_are_accepted(argv, attribute, value):
     assert getattr(build_parser().parse_args(argv), attribute) == value
