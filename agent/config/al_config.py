@@ -62,7 +62,7 @@ Tag = Annotated[str, AfterValidator(_tag)]
 
 
 def _printable(value: str) -> str:
-    if not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not value.strip() or any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in value):  # C0, DEL, C1
         raise ValueError("must have a visible character and no control characters (a tab, an escape sequence)")
     return value
 

@@ -19,7 +19,7 @@ from agent.hub.errors import AnnotationFormatError, HubInputError, UnsupportedEr
 from agent.hub.json_body import parse_json
 
 _YOLO_LINE = re.compile(r"^\s*[0-9]{1,6}(\s+-?[0-9.eE+-]+){4,}\s*$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (\x9b is a terminal's CSI)
 MAX_CLASS_CHARS = 255
 
 
@@ -184,6 +184,9 @@ def _coco(doc: dict[str, Any], image: ImageContext) -> ImageAnnotation:
         for im in images:
             if str(im.get("file_name", "")).rsplit(".", 1)[0] in (stem, image.name):
                 image_id = im.get("id")
+        if images and image_id is None:  # else every image's boxes would land on this one
+            raise AnnotationFormatError(f"COCO images: none of the {len(images)} is named {image.name[:80]!r} "
+                                        "(file_name), so the file's boxes cannot be told apart")  # fmt: skip
     shapes = []
     annotations = doc.get("annotations")
     if not isinstance(annotations, list):

@@ -10,7 +10,7 @@ import re
 from agent.hub.errors import HubInputError
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (\x9b is a terminal's CSI)
 MAX_TEXT_CHARS = 255
 
 

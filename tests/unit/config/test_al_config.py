@@ -95,6 +95,7 @@ INVALID = [
     (("sampling_strategies", 0, "unknown"), 1, "$.sampling_strategies[0].unknown"),
     (("sampling_strategies", 0, "name"), "\u001b]0;PWNED\u0007", "$.sampling_strategies[0].name"),  # a terminal runs it
     (("sampling_strategies", 0, "name"), "   ", "$.sampling_strategies[0].name"),
+    (("sampling_strategies", 0, "name"), "r\u009b2J", "$.sampling_strategies[0].name"),  # C1: CSI
     (("sampling_strategies", 1, "selected_class_names"), [""], "$.sampling_strategies[1].selected_class_names[0]"),
     (("sampling_strategies", 2, "selected_class_names"), ["a\tb"], "$.sampling_strategies[2].selected_class_names[0]"),
     (("sampling_strategies", 1, "probability"), -0.1, "$.sampling_strategies[1].probability"),
