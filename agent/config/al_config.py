@@ -40,6 +40,8 @@ MAX_LIMIT_VALUE = 1_000_000_000
 overflow the limit stores' 64-bit counters arithmetic in Lua and SQLite)."""
 
 TAG_PATTERN = re.compile(r"^[a-zA-Z0-9\-_:/.\[\]<>{}@]{1,64}$")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""C0, DEL and C1 (``\\x9b`` is a terminal's CSI): never in a name that is printed (here and in the hub)."""
 """Roboflow's tag alphabet: 1-64 characters of a-z A-Z 0-9 - _ : / . [ ] < > { } @."""
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -62,7 +64,7 @@ Tag = Annotated[str, AfterValidator(_tag)]
 
 
 def _printable(value: str) -> str:
-    if not value.strip() or any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in value):  # C0, DEL, C1
+    if not value.strip() or CONTROL_CHARACTERS.search(value):
         raise ValueError("must have a visible character and no control characters (a tab, an escape sequence)")
     return value
 

@@ -14,6 +14,7 @@ from agent.config.al_config import load_al_config
 from agent.config.secret_files import read_secret_text
 from agent.errors import ConfigError, ConfigIssue, ModelNotFoundError
 from agent.inference.registry import ModelRegistry, default_models_dir
+from agent.limits.redis_store import RedisLimitStore
 
 
 def _readable(path: Path | None, where: str, issues: list[ConfigIssue]) -> None:
@@ -23,7 +24,6 @@ def _readable(path: Path | None, where: str, issues: list[ConfigIssue]) -> None:
         path.read_bytes()
     except OSError as exc:
         issues.append(ConfigIssue(where, f"cannot read {path}: {exc.strerror or exc}"))
-        return
 
 
 def _tls_pair(cert: Path, key: Path, issues: list[ConfigIssue]) -> None:
@@ -84,8 +84,10 @@ def preflight(settings: AgentSettings, *, source: str | None = None) -> None:
             load_al_config(settings.active_learning.config_file)
         except ConfigError as exc:
             issues.extend(ConfigIssue(f"$.active_learning.config_file ({i.path})", i.message) for i in exc.issues)
-    redis_url = settings.active_learning.redis_url
-    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        issues.append(ConfigIssue("$.active_learning.redis_url", "must start with redis://, rediss:// or unix://"))
+    if settings.active_learning.redis_url:  # the store's own reading of the URL (no connection is made)
+        try:
+            RedisLimitStore(settings.active_learning.redis_url)
+        except ConfigError as exc:
+            issues.extend(ConfigIssue("$.active_learning.redis_url", i.message) for i in exc.issues)
     if issues:
         raise ConfigError(issues, source=source)

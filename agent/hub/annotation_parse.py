@@ -14,13 +14,13 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
+from agent.config.al_config import CONTROL_CHARACTERS
 from agent.hub.annotation_model import CLASSIFICATION, DETECTION, ImageAnnotation, Keypoint, Shape
 from agent.hub.errors import AnnotationFormatError, HubInputError, UnsupportedError
 from agent.hub.json_body import parse_json
+from agent.hub.names import MAX_TEXT_CHARS
 
 _YOLO_LINE = re.compile(r"^\s*[0-9]{1,6}(\s+-?[0-9.eE+-]+){4,}\s*$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (\x9b is a terminal's CSI)
-MAX_CLASS_CHARS = 255
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ def _class_name(value: Any, where: str) -> str:
     if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
         raise AnnotationFormatError(f"{where}: the class must be a non-empty name")
     text = str(value).strip()
-    if len(text) > MAX_CLASS_CHARS or _CONTROL.search(text):
-        raise AnnotationFormatError(f"{where}: a class name has 1-{MAX_CLASS_CHARS} printable characters")
+    if len(text) > MAX_TEXT_CHARS or CONTROL_CHARACTERS.search(text):  # the rule of every other hub name
+        raise AnnotationFormatError(f"{where}: a class name has 1-{MAX_TEXT_CHARS} printable characters")
     return text
 
 
@@ -111,7 +111,8 @@ def _looks_yolo(line: str) -> bool:
     """A line meant as YOLO: a class index, then four or more fields, three of them numbers. One that
     does not parse is an error, not a classification label named "0 0.5 0.5 0.1 O.1"."""
     parts = line.split()
-    if len(parts) < 5 or not (parts[0].lstrip("-").isascii() and parts[0].lstrip("-").isdigit()):
+    index = parts[0].lstrip("-") if parts else ""
+    if len(parts) < 5 or not (index.isascii() and index.isdigit()):
         return False
     numeric = 0
     for part in parts[1:]:

@@ -137,9 +137,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("unexpected %s on %s %s", type(exc).__name__, request.method,
-                     request.url.path)  # fmt: skip
-        logger.error("traceback of the unexpected %s", type(exc).__name__, exc_info=exc)  # a bug: keep where
+        logger.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path,
+                     exc_info=exc)  # a bug: its traceback says where  # fmt: skip
         return error(500, "internal error in the hub; nothing was stored", "InternalError")
 
 

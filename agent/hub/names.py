@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 
+from agent.config.al_config import CONTROL_CHARACTERS
 from agent.hub.errors import HubInputError
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (\x9b is a terminal's CSI)
 MAX_TEXT_CHARS = 255
 
 
@@ -25,6 +25,6 @@ def check_slug(kind: str, value: str) -> str:
 def check_text(kind: str, value: str) -> str:
     """A batch name, tag, job name or image name: 1-255 characters, no control characters."""
     stripped = value.strip()
-    if not stripped or len(stripped) > MAX_TEXT_CHARS or _CONTROL.search(stripped):  # search: anywhere
+    if not stripped or len(stripped) > MAX_TEXT_CHARS or CONTROL_CHARACTERS.search(stripped):  # search: anywhere
         raise HubInputError(f"invalid {kind} {value[:120]!r}: use 1-{MAX_TEXT_CHARS} printable characters")
     return stripped

@@ -74,7 +74,7 @@ async def _annotation_body(request: Request) -> tuple[str, Any]:
         shape = '{"annotationFile": "...", "labelmap": {...}}'
         envelope = parse_json(text, "the JSON body", hint=f"send {shape}")
         if not isinstance(envelope, dict) or not isinstance(envelope.get("annotationFile"), str):
-            raise HubInputError('JSON body must be {"annotationFile": "...", "labelmap": {...}}')
+            raise HubInputError(f"JSON body must be {shape}")
         return envelope["annotationFile"], envelope.get("labelmap")
     return text, None
 

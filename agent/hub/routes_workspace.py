@@ -41,9 +41,10 @@ def get_workspace(workspace: str, ctx: HubContext = AUTHORIZED) -> dict[str, Any
 async def create_project(request: Request, workspace: str, ctx: HubContext = AUTHORIZED) -> dict[str, Any]:
     """``ws.create_project(name, type, license, annotation)``: answers the project document."""
     check_slug("workspace", workspace)
-    doc = parse_json(await request.body(), "the body", hint="send {name, type, annotation, license}")
+    shape = "{name, type, annotation, license}"
+    doc = parse_json(await request.body(), "the body", hint=f"send {shape}")
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
-        raise HubInputError("body must be JSON {name, type, annotation, license}")
+        raise HubInputError(f"body must be JSON {shape}")
     project_type = doc.get("type") or "object-detection"
     if project_type not in PROJECT_TYPES:
         raise HubInputError(f"invalid project type {str(project_type)[:40]!r}", hint=f"use one of {PROJECT_TYPES}")
